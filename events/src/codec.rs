@@ -1,0 +1,274 @@
+//! bincode 2 encoding of events and envelope bodies (the format of record),
+//! and the frame layout that groups records into one sled value.
+//!
+//! Frame layout (all integers little-endian):
+//!
+//! ```text
+//! frame  := magic "TLF1" | first_seq u64 | count u32 | hash_previous [32] | record * count
+//! record := seq u64 | body_len u32 | body [body_len] | hash [32]
+//! body   := bincode(EnvelopeHeader) | bincode(Event)
+//! ```
+//!
+//! The sled key of a frame is its `first_seq` as big-endian u64, so key order
+//! is seq order. Every record keeps its own seq and hash; the previous hash of
+//! a record is the hash of the record before it (the frame header carries the
+//! one before the first record).
+
+use crate::envelope::{EnvelopeHeader, SCHEMA_VERSION};
+use crate::event::Event;
+use crate::types::{Hash, Seq};
+use bincode::config::{Configuration, Limit, LittleEndian, Varint};
+
+/// Largest encoded event body accepted, a bound on what a corrupt length
+/// prefix can make the decoder allocate.
+pub const EVENT_BYTES_MAX: usize = 1 << 20;
+
+/// Upper bound of an encoded `EnvelopeHeader` (ids, varint times, version).
+pub const ENVELOPE_HEADER_BYTES_MAX: usize = 128;
+
+pub const FRAME_MAGIC: [u8; 4] = *b"TLF1";
+pub const FRAME_HEADER_BYTES: usize = 4 + 8 + 4 + 32;
+/// Per-record bytes besides the body: seq, length, hash.
+pub const RECORD_OVERHEAD_BYTES: usize = 8 + 4 + 32;
+
+type CodecConfig = Configuration<LittleEndian, Varint, Limit<EVENT_BYTES_MAX>>;
+
+fn config() -> CodecConfig {
+    bincode::config::standard().with_limit::<EVENT_BYTES_MAX>()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("could not encode {what}: {detail}")]
+    Encode { what: &'static str, detail: String },
+    #[error("could not decode {what}: {detail}")]
+    Decode { what: &'static str, detail: String },
+    #[error("written by schema version {found}; this build reads up to {supported}")]
+    NewerSchema { found: u16, supported: u16 },
+}
+
+pub fn encode_event(event: &Event) -> Result<Vec<u8>, CodecError> {
+    let mut bytes = Vec::with_capacity(128);
+    encode_into(event, &mut bytes, "event")?;
+    Ok(bytes)
+}
+
+/// Appends the encoded value to `out` (no intermediate buffer).
+pub fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>, what: &'static str) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, out, config())
+        .map(|_| ())
+        .map_err(|error| CodecError::Encode { what, detail: error.to_string() })
+}
+
+fn decode_prefix<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<(T, usize), CodecError> {
+    bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|error| CodecError::Decode { what, detail: error.to_string() })
+}
+
+pub fn decode_event(bytes: &[u8]) -> Result<Event, CodecError> {
+    let (event, used) = decode_prefix::<Event>(bytes, "event")?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode {
+            what: "event",
+            detail: format!("{} trailing bytes after the event", bytes.len() - used),
+        });
+    }
+    Ok(event)
+}
+
+/// Decodes a record body, refusing versions newer than this build before
+/// trying to read an event whose layout it does not know.
+pub fn decode_body(body: &[u8]) -> Result<(EnvelopeHeader, Event), CodecError> {
+    let (header, used) = decode_prefix::<EnvelopeHeader>(body, "envelope header")?;
+    if header.schema_version > SCHEMA_VERSION {
+        return Err(CodecError::NewerSchema { found: header.schema_version, supported: SCHEMA_VERSION });
+    }
+    let rest = body.get(used..).unwrap_or_default();
+    let event = decode_event(rest)?;
+    Ok((header, event))
+}
+
+pub fn frame_key(first_seq: Seq) -> [u8; 8] {
+    first_seq.get().to_be_bytes()
+}
+
+/// Builds one frame in place: records are encoded straight into its buffer.
+#[derive(Debug)]
+pub struct FrameBuilder {
+    bytes: Vec<u8>,
+    first_seq: Seq,
+    count: u32,
+}
+
+impl FrameBuilder {
+    pub fn new(first_seq: Seq, hash_previous: &Hash, capacity: usize) -> FrameBuilder {
+        let mut bytes = Vec::with_capacity(capacity);
+        bytes.extend_from_slice(&FRAME_MAGIC);
+        bytes.extend_from_slice(&first_seq.get().to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&hash_previous.0);
+        FrameBuilder { bytes, first_seq, count: 0 }
+    }
+
+    pub fn first_seq(&self) -> Seq {
+        self.first_seq
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends one record whose body `write_body` encodes, and returns its
+    /// chain hash. On an encoding error the frame is left as it was.
+    pub fn push_record(
+        &mut self,
+        seq: Seq,
+        hash_previous: &Hash,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<Hash, CodecError> {
+        let record_start = self.bytes.len();
+        self.bytes.extend_from_slice(&seq.get().to_le_bytes());
+        self.bytes.extend_from_slice(&0u32.to_le_bytes());
+        let body_start = self.bytes.len();
+        if let Err(error) = write_body(&mut self.bytes) {
+            self.bytes.truncate(record_start);
+            return Err(error);
+        }
+        let body_len = self.bytes.len() - body_start;
+        let body_len_u32 = match u32::try_from(body_len) {
+            Ok(len) if body_len <= EVENT_BYTES_MAX => len,
+            _ => {
+                self.bytes.truncate(record_start);
+                return Err(CodecError::Encode {
+                    what: "event",
+                    detail: format!("{body_len} bytes exceed the {EVENT_BYTES_MAX}-byte limit"),
+                });
+            }
+        };
+        self.bytes[body_start - 4..body_start].copy_from_slice(&body_len_u32.to_le_bytes());
+        let hash = crate::envelope::chain_hash(hash_previous, seq, &self.bytes[body_start..]);
+        self.bytes.extend_from_slice(&hash.0);
+        self.count += 1;
+        Ok(hash)
+    }
+
+    /// The sled key and value of the finished frame.
+    pub fn finish(mut self) -> ([u8; 8], Vec<u8>) {
+        self.bytes[12..16].copy_from_slice(&self.count.to_le_bytes());
+        (frame_key(self.first_seq), self.bytes)
+    }
+}
+
+/// One stored record, borrowed from its frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    pub seq: Seq,
+    pub body: &'a [u8],
+    pub hash: Hash,
+}
+
+/// A frame's header, checked for shape; records are read lazily with
+/// `FrameReader`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub first_seq: Seq,
+    pub count: u32,
+    pub hash_previous: Hash,
+}
+
+/// What is wrong with the bytes of a frame, before any hash is checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame key is {len} bytes, not 8")]
+    KeyLength { len: usize },
+    #[error("frame is {len} bytes, shorter than its {FRAME_HEADER_BYTES}-byte header")]
+    ShortHeader { len: usize },
+    #[error("frame starts with {found:02x?}, not the magic {FRAME_MAGIC:02x?}")]
+    BadMagic { found: [u8; 4] },
+    #[error("frame key says seq {key_seq} but its header says {header_seq}")]
+    KeyMismatch { key_seq: u64, header_seq: u64 },
+    #[error("frame header says it holds no records")]
+    Empty,
+    #[error("record {index} of the frame is cut short ({detail})")]
+    Truncated { index: u32, detail: &'static str },
+    #[error("record {index} claims a body of {len} bytes, above the {EVENT_BYTES_MAX}-byte limit")]
+    BodyTooLarge { index: u32, len: u64 },
+    #[error("{extra} bytes follow the frame's last record")]
+    TrailingBytes { extra: usize },
+}
+
+fn read_array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// Checks key and header of a stored frame.
+pub fn parse_frame_header(key: &[u8], value: &[u8]) -> Result<FrameHeader, FrameError> {
+    let key: [u8; 8] = key.try_into().map_err(|_| FrameError::KeyLength { len: key.len() })?;
+    let key_seq = u64::from_be_bytes(key);
+    let short = || FrameError::ShortHeader { len: value.len() };
+    let magic: [u8; 4] = read_array(value, 0).ok_or_else(short)?;
+    if magic != FRAME_MAGIC {
+        return Err(FrameError::BadMagic { found: magic });
+    }
+    let header_seq = u64::from_le_bytes(read_array(value, 4).ok_or_else(short)?);
+    let count = u32::from_le_bytes(read_array(value, 12).ok_or_else(short)?);
+    let hash_previous = Hash(read_array(value, 16).ok_or_else(short)?);
+    if key_seq != header_seq {
+        return Err(FrameError::KeyMismatch { key_seq, header_seq });
+    }
+    if count == 0 {
+        return Err(FrameError::Empty);
+    }
+    Ok(FrameHeader { first_seq: Seq::new(header_seq), count, hash_previous })
+}
+
+/// Position within one frame's records. It holds no borrow, so an iterator
+/// can keep it beside the frame's bytes; pass the same bytes to every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordCursor {
+    offset: usize,
+    index: u32,
+    count: u32,
+}
+
+impl RecordCursor {
+    pub fn new(header: &FrameHeader) -> RecordCursor {
+        RecordCursor { offset: FRAME_HEADER_BYTES, index: 0, count: header.count }
+    }
+
+    /// Index of the next record within the frame.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The next record, `Ok(None)` after the last one (having checked that
+    /// no bytes follow it).
+    pub fn next_record<'a>(&mut self, value: &'a [u8]) -> Result<Option<RawRecord<'a>>, FrameError> {
+        if self.index == self.count {
+            let extra = value.len().saturating_sub(self.offset);
+            return if extra == 0 { Ok(None) } else { Err(FrameError::TrailingBytes { extra }) };
+        }
+        let index = self.index;
+        let seq = read_array::<8>(value, self.offset)
+            .ok_or(FrameError::Truncated { index, detail: "no room for its seq" })?;
+        let len = read_array::<4>(value, self.offset + 8)
+            .ok_or(FrameError::Truncated { index, detail: "no room for its length" })?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > EVENT_BYTES_MAX {
+            return Err(FrameError::BodyTooLarge { index, len: len as u64 });
+        }
+        let body_start = self.offset + 12;
+        let body = value
+            .get(body_start..body_start + len)
+            .ok_or(FrameError::Truncated { index, detail: "body runs past the frame" })?;
+        let hash = read_array::<32>(value, body_start + len)
+            .ok_or(FrameError::Truncated { index, detail: "no room for its hash" })?;
+        self.offset = body_start + len + 32;
+        self.index += 1;
+        Ok(Some(RawRecord { seq: Seq::new(u64::from_le_bytes(seq)), body, hash: Hash(hash) }))
+    }
+}

@@ -1,0 +1,871 @@
+//! The append-only, hash-chained journal on sled 0.34.
+//!
+//! Layout in one sled tree `frames`: a frame of records per key (see
+//! `codec`), keyed by its first seq big-endian, plus one `HEAD_KEY` entry
+//! holding the anchor (last seq and hash) written in the same atomic batch as
+//! the frames of each commit. A second tree `meta` holds the format marker,
+//! the journal id and the highest schema version that wrote.
+//!
+//! Writes go through one writer thread fed by a bounded channel: it takes all
+//! waiting requests, assigns seqs and hashes, applies them as one sled batch,
+//! syncs when any request asked for `Durable`, then answers every waiter
+//! (group commit).
+
+use crate::codec::{self, FrameBuilder, RecordCursor, RECORD_OVERHEAD_BYTES};
+use crate::envelope::{
+    derive_event_id, genesis_hash, new_journal_id, Envelope, EnvelopeHeader, NewEvent, SCHEMA_VERSION,
+};
+use crate::error::JournalError;
+use crate::types::{Hash, JournalId, Seq, Timestamp};
+use crate::verify::{Anchor, ChainFault, ChainVerifier, FaultKind};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Key of the head anchor inside the `frames` tree. Frame keys are 8-byte
+/// big-endian seqs, so this sorts after every frame below seq 2^63.
+pub const HEAD_KEY: &[u8] = b"\xff\xffhead";
+const META_FORMAT: &[u8] = b"format";
+const META_JOURNAL_ID: &[u8] = b"journal_id";
+const META_SCHEMA: &[u8] = b"schema_version";
+const FORMAT_MARKER: &[u8] = b"tradeledger-journal/1";
+
+/// Most events one `append` call may carry; bounds the memory of a request.
+pub const APPEND_EVENTS_MAX: usize = 65_536;
+
+/// What an acknowledged append guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Acknowledged only after the commit is on disk: sled's `flush()`, then
+    /// `fdatasync` of its data file and of any new blob file. Survives a
+    /// process kill and a power loss.
+    Durable,
+    /// Acknowledged after the commit is applied in memory. sled writes it to
+    /// the OS within `flush_every_ms`; a process kill before that, or a power
+    /// loss before the kernel writes back, loses it — always a suffix of the
+    /// journal, never an event from the middle.
+    Buffered,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Creates the journal when absent; refuses to open a damaged chain.
+    ReadWrite,
+    /// Never appends; opens damaged journals so they can be audited.
+    ReadOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct JournalOptions {
+    pub mode: OpenMode,
+    /// Durability of `append`; `append_with` chooses per call.
+    pub durability: Durability,
+    /// sled's page cache size.
+    pub cache_capacity_bytes: u64,
+    /// A frame is closed once it holds this many bytes. Kept small enough
+    /// that a full sled leaf (17 values) stays under sled's ~128 KiB blob
+    /// threshold, so frames never land in blob files.
+    pub frame_bytes_target: usize,
+    /// Most events one group commit takes from the queue.
+    pub commit_events_max: usize,
+    /// Capacity of the writer's request queue (backpressure beyond it).
+    pub queue_requests_max: usize,
+    /// How often sled writes buffered commits to the OS.
+    pub flush_every_ms: Option<u64>,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions {
+            mode: OpenMode::ReadWrite,
+            durability: Durability::Durable,
+            cache_capacity_bytes: 64 << 20,
+            frame_bytes_target: 6 << 10,
+            commit_events_max: 8_192,
+            queue_requests_max: 1_024,
+            flush_every_ms: Some(200),
+        }
+    }
+}
+
+impl JournalOptions {
+    pub fn read_only() -> Self {
+        JournalOptions { mode: OpenMode::ReadOnly, ..Self::default() }
+    }
+
+    pub fn buffered() -> Self {
+        JournalOptions { durability: Durability::Buffered, ..Self::default() }
+    }
+}
+
+/// The last recorded event: seq 0 and the genesis hash for an empty journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: Seq,
+    pub hash: Hash,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events whose hash and encoding checked out, from seq 1.
+    pub events_verified: u64,
+    /// The first fault, if any; everything before it is sound.
+    pub fault: Option<ChainFault>,
+}
+
+struct PreparedEvent {
+    new: NewEvent,
+    payload: Vec<u8>,
+}
+
+struct AppendRequest {
+    events: Vec<PreparedEvent>,
+    durability: Durability,
+    reply: oneshot::Sender<Result<Vec<Envelope>, JournalError>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    head: Mutex<Head>,
+}
+
+impl Shared {
+    fn head(&self) -> Head {
+        // A poisoned lock still holds a valid head: it is only ever replaced whole.
+        *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_head(&self, head: Head) {
+        *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = head;
+    }
+}
+
+/// An open journal. Cheap to share behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    db: sled::Db,
+    frames: sled::Tree,
+    journal_id: JournalId,
+    options: JournalOptions,
+    shared: Arc<Shared>,
+    damage_on_open: Option<ChainFault>,
+    sender: Option<mpsc::Sender<AppendRequest>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Journal {
+    /// Opens (or, read-write, creates) the journal in `dir`.
+    pub fn open(dir: impl AsRef<Path>, options: JournalOptions) -> Result<Journal, JournalError> {
+        let dir = dir.as_ref().to_path_buf();
+        if options.mode == OpenMode::ReadOnly && !dir.join("db").is_file() {
+            return Err(JournalError::NotAJournal { dir, reason: "no journal exists there".into() });
+        }
+        let db = open_sled(&dir, &options)?;
+        let frames = db.open_tree("frames").map_err(storage_error(&dir, "open the frames tree"))?;
+        let meta = db.open_tree("meta").map_err(storage_error(&dir, "open the meta tree"))?;
+        let journal_id = load_or_create_meta(&dir, &db, &meta, &frames, options.mode)?;
+        let tail = check_tail(&frames, journal_id);
+        let (head, damage_on_open) = match (tail, options.mode) {
+            (Ok(head), _) => (head, None),
+            (Err(fault), OpenMode::ReadWrite) => return Err(JournalError::Damaged { dir, fault }),
+            (Err(fault), OpenMode::ReadOnly) => (best_effort_head(&frames, journal_id), Some(fault)),
+        };
+        let shared = Arc::new(Shared { head: Mutex::new(head) });
+        let mut journal =
+            Journal { dir, db, frames, journal_id, options, shared, damage_on_open, sender: None, writer: None };
+        if journal.options.mode == OpenMode::ReadWrite {
+            journal.start_writer(head)?;
+        }
+        tracing::debug!(dir = %journal.dir.display(), head = %head.seq, "journal opened");
+        Ok(journal)
+    }
+
+    fn start_writer(&mut self, head: Head) -> Result<(), JournalError> {
+        let data_path = self.dir.join("db");
+        let data_file = File::open(&data_path).map_err(|source| JournalError::Io {
+            path: data_path.clone(),
+            operation: "open for syncing",
+            source,
+        })?;
+        let (sender, receiver) = mpsc::channel(self.options.queue_requests_max.max(1));
+        let writer = Writer {
+            dir: self.dir.clone(),
+            db: self.db.clone(),
+            frames: self.frames.clone(),
+            data_file,
+            blobs_synced: HashSet::new(),
+            journal_id: self.journal_id,
+            head,
+            options: self.options.clone(),
+            shared: Arc::clone(&self.shared),
+            failure: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("tradeledger-journal-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| JournalError::Io {
+                path: self.dir.clone(),
+                operation: "start the writer thread for",
+                source,
+            })?;
+        self.sender = Some(sender);
+        self.writer = Some(handle);
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn journal_id(&self) -> JournalId {
+        self.journal_id
+    }
+
+    pub fn head(&self) -> Head {
+        self.shared.head()
+    }
+
+    /// The fault found when a read-only open checked the journal's tail.
+    pub fn damage_on_open(&self) -> Option<&ChainFault> {
+        self.damage_on_open.as_ref()
+    }
+
+    /// Appends with the journal's default durability; returns the recorded
+    /// envelopes in order once they are committed.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Envelope>, JournalError> {
+        self.append_with(events, self.options.durability).await
+    }
+
+    pub async fn append_with(
+        &self,
+        events: Vec<NewEvent>,
+        durability: Durability,
+    ) -> Result<Vec<Envelope>, JournalError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (request, reply) = self.prepare(events, durability)?;
+        let sender = self.sender()?;
+        sender.send(request).await.map_err(|_| self.closed())?;
+        reply.await.map_err(|_| self.closed())?
+    }
+
+    /// The same as `append`, for threads outside an async runtime.
+    pub fn append_blocking(&self, events: Vec<NewEvent>) -> Result<Vec<Envelope>, JournalError> {
+        self.append_blocking_with(events, self.options.durability)
+    }
+
+    pub fn append_blocking_with(
+        &self,
+        events: Vec<NewEvent>,
+        durability: Durability,
+    ) -> Result<Vec<Envelope>, JournalError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(JournalError::BlockingInRuntime);
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (request, reply) = self.prepare(events, durability)?;
+        let sender = self.sender()?;
+        sender.blocking_send(request).map_err(|_| self.closed())?;
+        reply.blocking_recv().map_err(|_| self.closed())?
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<AppendRequest>, JournalError> {
+        match (&self.sender, self.options.mode) {
+            (Some(sender), _) => Ok(sender),
+            (None, OpenMode::ReadOnly) => Err(JournalError::ReadOnly { dir: self.dir.clone() }),
+            (None, OpenMode::ReadWrite) => Err(self.closed()),
+        }
+    }
+
+    fn closed(&self) -> JournalError {
+        JournalError::Closed { dir: self.dir.clone() }
+    }
+
+    /// Encodes the payloads on the caller's thread, so concurrent producers
+    /// share the encoding work and the writer only frames and hashes.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        events: Vec<NewEvent>,
+        durability: Durability,
+    ) -> Result<(AppendRequest, oneshot::Receiver<Result<Vec<Envelope>, JournalError>>), JournalError> {
+        self.sender()?;
+        if events.len() > APPEND_EVENTS_MAX {
+            return Err(JournalError::AppendTooLarge { events: events.len(), max: APPEND_EVENTS_MAX });
+        }
+        let mut prepared = Vec::with_capacity(events.len());
+        for (index, new) in events.into_iter().enumerate() {
+            let payload = codec::encode_event(&new.event).map_err(|source| JournalError::Encode { index, source })?;
+            if payload.len() > codec::EVENT_BYTES_MAX - codec::ENVELOPE_HEADER_BYTES_MAX {
+                let source = codec::CodecError::Encode {
+                    what: "event",
+                    detail: format!(
+                        "{} bytes exceed the limit of {}",
+                        payload.len(),
+                        codec::EVENT_BYTES_MAX - codec::ENVELOPE_HEADER_BYTES_MAX
+                    ),
+                };
+                return Err(JournalError::Encode { index, source });
+            }
+            prepared.push(PreparedEvent { new, payload });
+        }
+        let (reply, receiver) = oneshot::channel();
+        Ok((AppendRequest { events: prepared, durability, reply }, receiver))
+    }
+
+    /// One event by seq; `None` beyond the head.
+    pub fn read(&self, seq: Seq) -> Result<Option<Envelope>, JournalError> {
+        if seq == Seq::ZERO || seq > self.head().seq {
+            return Ok(None);
+        }
+        self.iter_from(seq).next().transpose()
+    }
+
+    /// Events from `seq` up to the head as it is now. Checks shape and seq
+    /// density while reading; `verify` checks the hashes.
+    pub fn iter_from(&self, seq: Seq) -> EventIter {
+        let seq = seq.max(Seq::FIRST);
+        let start = self
+            .frames
+            .range(..=codec::frame_key(seq))
+            .next_back()
+            .and_then(Result::ok)
+            .map(|(key, _)| key.to_vec())
+            .unwrap_or_else(|| codec::frame_key(seq).to_vec());
+        EventIter {
+            dir: self.dir.clone(),
+            frames: self.frames.range(start..HEAD_KEY.to_vec()),
+            frame: None,
+            seq_from: seq,
+            seq_to: self.head().seq,
+            seq_expected: None,
+            done: false,
+        }
+    }
+
+    /// Walks the whole chain: density, shape, every hash, every decode, and
+    /// the head anchor. Reports the first fault and where it is.
+    pub fn verify(&self) -> Result<VerifyReport, JournalError> {
+        let mut verifier = ChainVerifier::new(self.journal_id);
+        for item in self.frames.range(..HEAD_KEY.to_vec()) {
+            let (key, value) = item.map_err(|source| self.storage("read a frame", source))?;
+            if let Err(fault) = verifier.check_frame(&key, &value) {
+                return Ok(VerifyReport { events_verified: verifier.seq_last().get(), fault: Some(fault) });
+            }
+        }
+        let anchor = self.read_anchor()?;
+        let fault = verifier.finish(anchor).err();
+        Ok(VerifyReport { events_verified: verifier.seq_last().get(), fault })
+    }
+
+    fn read_anchor(&self) -> Result<Option<Anchor>, JournalError> {
+        let bytes = self.frames.get(HEAD_KEY).map_err(|source| self.storage("read the head anchor", source))?;
+        Ok(bytes.map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO })))
+    }
+
+    fn storage(&self, operation: &'static str, source: sled::Error) -> JournalError {
+        JournalError::Storage { dir: self.dir.clone(), operation, source }
+    }
+
+    /// Stops the writer after it has committed everything queued, then makes
+    /// the journal durable on disk and releases it.
+    pub fn close(mut self) -> Result<(), JournalError> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Result<(), JournalError> {
+        self.sender = None;
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!(dir = %self.dir.display(), "journal writer thread panicked");
+            }
+        }
+        if self.options.mode == OpenMode::ReadWrite {
+            self.db.flush().map_err(|source| self.storage("flush on close", source))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(error) = self.shut_down() {
+            tracing::error!(%error, "closing the journal failed");
+        }
+    }
+}
+
+fn storage_error(dir: &Path, operation: &'static str) -> impl FnOnce(sled::Error) -> JournalError {
+    let dir = dir.to_path_buf();
+    move |source| JournalError::Storage { dir, operation, source }
+}
+
+fn open_sled(dir: &Path, options: &JournalOptions) -> Result<sled::Db, JournalError> {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(options.cache_capacity_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(options.flush_every_ms)
+        .open()
+        .map_err(|source| match &source {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                JournalError::Locked { dir: dir.to_path_buf() }
+            }
+            _ => JournalError::Storage { dir: dir.to_path_buf(), operation: "open the database", source },
+        })
+}
+
+fn load_or_create_meta(
+    dir: &Path,
+    db: &sled::Db,
+    meta: &sled::Tree,
+    frames: &sled::Tree,
+    mode: OpenMode,
+) -> Result<JournalId, JournalError> {
+    let storage = |operation| storage_error(dir, operation);
+    let not_a_journal = |reason: &str| JournalError::NotAJournal { dir: dir.to_path_buf(), reason: reason.into() };
+    match meta.get(META_FORMAT).map_err(storage("read the format marker"))? {
+        Some(format) if format.as_ref() == FORMAT_MARKER => {}
+        Some(_) => return Err(not_a_journal("its format marker names another format")),
+        None if !frames.is_empty() => return Err(not_a_journal("it holds frames but no format marker")),
+        None if mode == OpenMode::ReadOnly => return Err(not_a_journal("the folder holds no journal yet")),
+        None => return create_meta(dir, db, meta),
+    }
+    let id_bytes = meta.get(META_JOURNAL_ID).map_err(storage("read the journal id"))?;
+    let id_bytes: [u8; 16] = id_bytes
+        .as_deref()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| not_a_journal("its journal id is missing or damaged"))?;
+    let schema = meta.get(META_SCHEMA).map_err(storage("read the schema version"))?;
+    let schema = schema
+        .as_deref()
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u16::from_le_bytes)
+        .ok_or_else(|| not_a_journal("its schema version is missing or damaged"))?;
+    if mode == OpenMode::ReadWrite && schema > SCHEMA_VERSION {
+        return Err(JournalError::NewerSchema { dir: dir.to_path_buf(), found: schema, supported: SCHEMA_VERSION });
+    }
+    if mode == OpenMode::ReadWrite && schema < SCHEMA_VERSION {
+        meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_le_bytes()).map_err(storage("record the schema version"))?;
+    }
+    Ok(JournalId::from_uuid(uuid::Uuid::from_bytes(id_bytes)))
+}
+
+fn create_meta(dir: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<JournalId, JournalError> {
+    let storage = |operation| storage_error(dir, operation);
+    let journal_id = new_journal_id();
+    meta.insert(META_JOURNAL_ID, journal_id.as_uuid().as_bytes()).map_err(storage("record the journal id"))?;
+    meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_le_bytes()).map_err(storage("record the schema version"))?;
+    meta.insert(META_FORMAT, FORMAT_MARKER).map_err(storage("record the format marker"))?;
+    db.flush().map_err(storage("flush the new journal"))?;
+    sync_path(&dir.join("db"))?;
+    sync_path(dir)?;
+    tracing::info!(dir = %dir.display(), %journal_id, "journal created");
+    Ok(journal_id)
+}
+
+fn sync_path(path: &Path) -> Result<(), JournalError> {
+    let io = |operation| move |source| JournalError::Io { path: path.to_path_buf(), operation, source };
+    File::open(path).map_err(io("open for syncing"))?.sync_all().map_err(io("sync"))
+}
+
+/// The last record of a frame, checking only its shape.
+fn last_record(key: &[u8], value: &[u8], seq_here: Seq) -> Result<(Seq, Hash), ChainFault> {
+    let malformed = |error| ChainFault { seq: seq_here, kind: FaultKind::Malformed(error) };
+    let header = codec::parse_frame_header(key, value).map_err(malformed)?;
+    let mut cursor = RecordCursor::new(&header);
+    let mut last = (Seq::new(header.first_seq.get().saturating_sub(1)), header.hash_previous);
+    while let Some(record) = cursor.next_record(value).map_err(malformed)? {
+        last = (record.seq, record.hash);
+    }
+    Ok(last)
+}
+
+/// Verifies the last frame against the one before it and the head anchor:
+/// what a torn or damaged tail would break, at the cost of two frames.
+fn check_tail(frames: &sled::Tree, journal_id: JournalId) -> Result<Head, ChainFault> {
+    let unreadable = |detail: String| ChainFault { seq: Seq::ZERO, kind: FaultKind::Undecodable(detail) };
+    let mut tail = frames.range(..HEAD_KEY.to_vec()).rev();
+    let last = tail.next().transpose().map_err(|error| unreadable(error.to_string()))?;
+    let before = tail.next().transpose().map_err(|error| unreadable(error.to_string()))?;
+    let anchor = frames
+        .get(HEAD_KEY)
+        .map_err(|error| unreadable(error.to_string()))?
+        .map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO }));
+    let mut verifier = match &before {
+        None => ChainVerifier::new(journal_id),
+        Some((key, value)) => {
+            let first_seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let (seq, hash) = last_record(key, value, Seq::new(first_seq))?;
+            ChainVerifier::resume(seq, hash)
+        }
+    };
+    if let Some((key, value)) = &last {
+        verifier.check_frame(key, value)?;
+    }
+    verifier.finish(anchor)?;
+    Ok(Head { seq: verifier.seq_last(), hash: verifier.hash_last() })
+}
+
+/// For a damaged journal opened read-only: the anchor if it is readable,
+/// else nothing recorded.
+fn best_effort_head(frames: &sled::Tree, journal_id: JournalId) -> Head {
+    frames
+        .get(HEAD_KEY)
+        .ok()
+        .flatten()
+        .and_then(|bytes| Anchor::decode(&bytes))
+        .map(|anchor| Head { seq: anchor.seq, hash: anchor.hash })
+        .unwrap_or(Head { seq: Seq::ZERO, hash: genesis_hash(journal_id) })
+}
+
+/// The single writer: owns seq assignment and the chain.
+struct Writer {
+    dir: PathBuf,
+    db: sled::Db,
+    frames: sled::Tree,
+    data_file: File,
+    blobs_synced: HashSet<OsString>,
+    journal_id: JournalId,
+    head: Head,
+    options: JournalOptions,
+    shared: Arc<Shared>,
+    /// Set on the first storage failure; every later request is refused.
+    failure: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut events = first.events.len();
+            let mut requests = vec![first];
+            while events < self.options.commit_events_max {
+                match receiver.try_recv() {
+                    Ok(request) => {
+                        events += request.events.len();
+                        requests.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(requests);
+        }
+        if self.failure.is_none() {
+            if let Err(error) = self.sync_to_disk() {
+                tracing::error!(dir = %self.dir.display(), %error, "final journal sync failed");
+            }
+        }
+    }
+
+    fn commit(&mut self, requests: Vec<AppendRequest>) {
+        if let Some(reason) = &self.failure {
+            let reason = reason.clone();
+            for request in requests {
+                let _ =
+                    request.reply.send(Err(JournalError::Stopped { dir: self.dir.clone(), reason: reason.clone() }));
+            }
+            return;
+        }
+        let mut requests = requests;
+        let durable = requests.iter().any(|request| request.durability == Durability::Durable);
+        let written = self.build_batch(&mut requests).and_then(|(batch, outcomes, head)| {
+            self.frames.apply_batch(batch).map_err(|error| format!("applying the batch failed: {error}"))?;
+            if durable {
+                self.sync_to_disk()?;
+            }
+            Ok((outcomes, head))
+        });
+        match written {
+            Ok((outcomes, head)) => {
+                self.head = head;
+                self.shared.set_head(head);
+                for (request, envelopes) in requests.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(Ok(envelopes));
+                }
+            }
+            Err(reason) => {
+                tracing::error!(dir = %self.dir.display(), %reason, "journal commit failed; refusing further appends");
+                self.failure = Some(reason.clone());
+                for request in requests {
+                    let _ = request
+                        .reply
+                        .send(Err(JournalError::Stopped { dir: self.dir.clone(), reason: reason.clone() }));
+                }
+            }
+        }
+    }
+
+    /// Frames every event of every request into one sled batch. Payload
+    /// sizes were checked by `prepare`, so framing fails only on a bug or seq
+    /// exhaustion, and then the whole commit fails.
+    fn build_batch(&self, requests: &mut [AppendRequest]) -> Result<(sled::Batch, Vec<Vec<Envelope>>, Head), String> {
+        let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+        let mut framer = Framer::new(self.head, self.options.frame_bytes_target);
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests.iter_mut() {
+            let mut envelopes = Vec::with_capacity(request.events.len());
+            for prepared in request.events.drain(..) {
+                let envelope = framer
+                    .push(self.journal_id, time_recorded, prepared)
+                    .map_err(|error| format!("framing failed: {error}"))?;
+                envelopes.push(envelope);
+            }
+            outcomes.push(envelopes);
+        }
+        let (batch, head) = framer.finish();
+        Ok((batch, outcomes, head))
+    }
+
+    /// Makes everything committed so far durable: sled's flush writes its
+    /// buffers with `sync_file_range`, which neither flushes the disk cache
+    /// nor metadata, so the data file is `fdatasync`ed after it, and so is
+    /// any blob file sled wrote since the last sync.
+    fn sync_to_disk(&mut self) -> Result<(), String> {
+        self.db.flush().map_err(|error| format!("sled flush failed: {error}"))?;
+        self.data_file.sync_data().map_err(|error| format!("fdatasync of the data file failed: {error}"))?;
+        self.sync_new_blobs()
+    }
+
+    fn sync_new_blobs(&mut self) -> Result<(), String> {
+        let blobs_dir = self.dir.join("blobs");
+        let entries = match std::fs::read_dir(&blobs_dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(format!("listing {} failed: {error}", blobs_dir.display())),
+        };
+        let mut present = HashSet::new();
+        let mut synced_any = false;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !self.blobs_synced.contains(&name) {
+                match File::open(entry.path()).and_then(|file| file.sync_data()) {
+                    Ok(()) => synced_any = true,
+                    // sled may collect a blob between the listing and the open.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(error) => return Err(format!("fdatasync of blob {} failed: {error}", entry.path().display())),
+                }
+            }
+            present.insert(name);
+        }
+        self.blobs_synced = present;
+        if synced_any {
+            File::open(&blobs_dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|error| format!("syncing {} failed: {error}", blobs_dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a commit into frames and builds the chain.
+struct Framer {
+    frame_bytes_target: usize,
+    head: Head,
+    current: Option<FrameBuilder>,
+    done: Vec<([u8; 8], Vec<u8>)>,
+    body_scratch: Vec<u8>,
+}
+
+impl Framer {
+    fn new(head: Head, frame_bytes_target: usize) -> Framer {
+        Framer { frame_bytes_target, head, current: None, done: Vec::new(), body_scratch: Vec::with_capacity(256) }
+    }
+
+    fn push(
+        &mut self,
+        journal_id: JournalId,
+        time_recorded: Timestamp,
+        prepared: PreparedEvent,
+    ) -> Result<Envelope, codec::CodecError> {
+        let seq = self.head.seq.next().ok_or(codec::CodecError::Encode {
+            what: "seq",
+            detail: "the journal has reached the last u64 seq".into(),
+        })?;
+        let event_id = derive_event_id(journal_id, seq);
+        let header = EnvelopeHeader {
+            event_id,
+            time_event: prepared.new.time_event,
+            time_recorded,
+            correlation_id: prepared.new.correlation_id.unwrap_or(event_id),
+            causation_id: prepared.new.causation_id,
+            schema_version: SCHEMA_VERSION,
+        };
+        self.body_scratch.clear();
+        codec::encode_into(&header, &mut self.body_scratch, "envelope header")?;
+        let hash_previous = self.head.hash;
+        let capacity =
+            self.frame_bytes_target + RECORD_OVERHEAD_BYTES + self.body_scratch.len() + prepared.payload.len();
+        let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
+        let header_bytes = &self.body_scratch;
+        let hash = frame.push_record(seq, &hash_previous, |out| {
+            out.extend_from_slice(header_bytes);
+            out.extend_from_slice(&prepared.payload);
+            Ok(())
+        })?;
+        if frame.len_bytes() >= self.frame_bytes_target {
+            self.close_frame();
+        }
+        self.head = Head { seq, hash };
+        Ok(Envelope {
+            seq,
+            event_id,
+            time_event: header.time_event,
+            time_recorded,
+            correlation_id: header.correlation_id,
+            causation_id: header.causation_id,
+            schema_version: SCHEMA_VERSION,
+            hash_previous,
+            hash,
+            event: prepared.new.event,
+        })
+    }
+
+    fn close_frame(&mut self) {
+        if let Some(frame) = self.current.take() {
+            if !frame.is_empty() {
+                self.done.push(frame.finish());
+            }
+        }
+    }
+
+    fn finish(mut self) -> (sled::Batch, Head) {
+        self.close_frame();
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.done {
+            batch.insert(key.to_vec(), value);
+        }
+        if self.head.seq != Seq::ZERO {
+            batch.insert(HEAD_KEY, Anchor { seq: self.head.seq, hash: self.head.hash }.encode().to_vec());
+        }
+        (batch, self.head)
+    }
+}
+
+/// Reads envelopes in seq order from a start seq to a fixed end seq.
+pub struct EventIter {
+    dir: PathBuf,
+    frames: sled::Iter,
+    frame: Option<(sled::IVec, RecordCursor, Hash)>,
+    seq_from: Seq,
+    seq_to: Seq,
+    seq_expected: Option<Seq>,
+    done: bool,
+}
+
+impl std::fmt::Debug for EventIter {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EventIter")
+            .field("dir", &self.dir)
+            .field("seq_from", &self.seq_from)
+            .field("seq_to", &self.seq_to)
+            .field("seq_expected", &self.seq_expected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventIter {
+    fn fault(&mut self, seq: Seq, kind: FaultKind) -> Option<Result<Envelope, JournalError>> {
+        self.done = true;
+        Some(Err(JournalError::Corrupt { dir: self.dir.clone(), fault: ChainFault { seq, kind } }))
+    }
+
+    fn next_frame(&mut self) -> Option<Result<(), (Seq, FaultKind)>> {
+        let here = self.seq_expected.unwrap_or(self.seq_from);
+        let (key, value) = match self.frames.next()? {
+            Ok(entry) => entry,
+            Err(error) => return Some(Err((here, FaultKind::Undecodable(format!("sled read failed: {error}"))))),
+        };
+        match codec::parse_frame_header(&key, &value) {
+            Ok(header) => {
+                if let Some(expected) = self.seq_expected {
+                    if header.first_seq != expected {
+                        return Some(Err((expected, FaultKind::Gap { expected, found: header.first_seq })));
+                    }
+                }
+                self.frame = Some((value, RecordCursor::new(&header), header.hash_previous));
+                Some(Ok(()))
+            }
+            Err(error) => Some(Err((here, FaultKind::Malformed(error)))),
+        }
+    }
+}
+
+impl Iterator for EventIter {
+    type Item = Result<Envelope, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some((value, mut cursor, mut hash_previous)) = self.frame.take() else {
+                match self.next_frame() {
+                    None => return self.end_of_frames(),
+                    Some(Err((seq, kind))) => return self.fault(seq, kind),
+                    Some(Ok(())) => continue,
+                }
+            };
+            let here = self.seq_expected.unwrap_or(self.seq_from);
+            let record = match cursor.next_record(&value) {
+                Ok(Some(record)) => record,
+                Ok(None) => continue,
+                Err(error) => return self.fault(here, FaultKind::Malformed(error)),
+            };
+            if let Some(expected) = self.seq_expected {
+                if record.seq != expected {
+                    return self.fault(expected, FaultKind::Gap { expected, found: record.seq });
+                }
+            }
+            let (seq, hash) = (record.seq, record.hash);
+            let previous = std::mem::replace(&mut hash_previous, hash);
+            self.seq_expected = Some(Seq::new(seq.get() + 1));
+            if seq > self.seq_to {
+                self.done = true;
+                return None;
+            }
+            let decoded = (seq >= self.seq_from).then(|| codec::decode_body(record.body));
+            self.frame = Some((value, cursor, hash_previous));
+            match decoded {
+                None => continue,
+                Some(Err(error)) => return self.fault(seq, FaultKind::Undecodable(error.to_string())),
+                Some(Ok((header, event))) => {
+                    return Some(Ok(Envelope {
+                        seq,
+                        event_id: header.event_id,
+                        time_event: header.time_event,
+                        time_recorded: header.time_recorded,
+                        correlation_id: header.correlation_id,
+                        causation_id: header.causation_id,
+                        schema_version: header.schema_version,
+                        hash_previous: previous,
+                        hash,
+                        event,
+                    }))
+                }
+            }
+        }
+    }
+}
+
+impl EventIter {
+    /// Reaching the last frame before the head means frames vanished.
+    fn end_of_frames(&mut self) -> Option<Result<Envelope, JournalError>> {
+        self.done = true;
+        let last = self.seq_expected.map_or(Seq::ZERO, |seq| Seq::new(seq.get() - 1));
+        if last < self.seq_to && self.seq_from <= self.seq_to {
+            let missing = Seq::new(last.get() + 1).max(self.seq_from);
+            return self.fault(missing, FaultKind::MissingTail { anchored: self.seq_to });
+        }
+        None
+    }
+}

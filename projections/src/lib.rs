@@ -1,0 +1,1 @@
+pub use tradeledger_events as events;
