@@ -4,7 +4,7 @@
 //! Frame layout (all integers little-endian):
 //!
 //! ```text
-//! frame  := magic "TLF1" | first_seq u64 | count u32 | hash_previous [32] | record * count
+//! frame  := magic "TLF1" | first_seq u64 | hash_previous [32] | record+
 //! record := seq u64 | body_len u32 | body [body_len] | hash [32]
 //! body   := bincode(EnvelopeHeader) | bincode(Event)
 //! ```
@@ -12,7 +12,8 @@
 //! The sled key of a frame is its `first_seq` as big-endian u64, so key order
 //! is seq order. Every record keeps its own seq and hash; the previous hash of
 //! a record is the hash of the record before it (the frame header carries the
-//! one before the first record).
+//! one before the first record). Records run to the end of the value: there is
+//! no count field, because a count would be the one byte range no hash covers.
 
 use crate::envelope::{EnvelopeHeader, SCHEMA_VERSION};
 use crate::event::Event;
@@ -27,7 +28,7 @@ pub const EVENT_BYTES_MAX: usize = 1 << 20;
 pub const ENVELOPE_HEADER_BYTES_MAX: usize = 128;
 
 pub const FRAME_MAGIC: [u8; 4] = *b"TLF1";
-pub const FRAME_HEADER_BYTES: usize = 4 + 8 + 4 + 32;
+pub const FRAME_HEADER_BYTES: usize = 4 + 8 + 32;
 /// Per-record bytes besides the body: seq, length, hash.
 pub const RECORD_OVERHEAD_BYTES: usize = 8 + 4 + 32;
 
@@ -105,7 +106,6 @@ impl FrameBuilder {
         let mut bytes = Vec::with_capacity(capacity);
         bytes.extend_from_slice(&FRAME_MAGIC);
         bytes.extend_from_slice(&first_seq.get().to_le_bytes());
-        bytes.extend_from_slice(&0u32.to_le_bytes());
         bytes.extend_from_slice(&hash_previous.0);
         FrameBuilder { bytes, first_seq, count: 0 }
     }
@@ -157,8 +157,7 @@ impl FrameBuilder {
     }
 
     /// The sled key and value of the finished frame.
-    pub fn finish(mut self) -> ([u8; 8], Vec<u8>) {
-        self.bytes[12..16].copy_from_slice(&self.count.to_le_bytes());
+    pub fn finish(self) -> ([u8; 8], Vec<u8>) {
         (frame_key(self.first_seq), self.bytes)
     }
 }
@@ -176,7 +175,6 @@ pub struct RawRecord<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     pub first_seq: Seq,
-    pub count: u32,
     pub hash_previous: Hash,
 }
 
@@ -191,14 +189,12 @@ pub enum FrameError {
     BadMagic { found: [u8; 4] },
     #[error("frame key says seq {key_seq} but its header says {header_seq}")]
     KeyMismatch { key_seq: u64, header_seq: u64 },
-    #[error("frame header says it holds no records")]
+    #[error("frame holds no records")]
     Empty,
     #[error("record {index} of the frame is cut short ({detail})")]
     Truncated { index: u32, detail: &'static str },
     #[error("record {index} claims a body of {len} bytes, above the {EVENT_BYTES_MAX}-byte limit")]
     BodyTooLarge { index: u32, len: u64 },
-    #[error("{extra} bytes follow the frame's last record")]
-    TrailingBytes { extra: usize },
 }
 
 fn read_array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
@@ -215,15 +211,14 @@ pub fn parse_frame_header(key: &[u8], value: &[u8]) -> Result<FrameHeader, Frame
         return Err(FrameError::BadMagic { found: magic });
     }
     let header_seq = u64::from_le_bytes(read_array(value, 4).ok_or_else(short)?);
-    let count = u32::from_le_bytes(read_array(value, 12).ok_or_else(short)?);
-    let hash_previous = Hash(read_array(value, 16).ok_or_else(short)?);
+    let hash_previous = Hash(read_array(value, 12).ok_or_else(short)?);
     if key_seq != header_seq {
         return Err(FrameError::KeyMismatch { key_seq, header_seq });
     }
-    if count == 0 {
+    if value.len() == FRAME_HEADER_BYTES {
         return Err(FrameError::Empty);
     }
-    Ok(FrameHeader { first_seq: Seq::new(header_seq), count, hash_previous })
+    Ok(FrameHeader { first_seq: Seq::new(header_seq), hash_previous })
 }
 
 /// Position within one frame's records. It holds no borrow, so an iterator
@@ -232,12 +227,18 @@ pub fn parse_frame_header(key: &[u8], value: &[u8]) -> Result<FrameHeader, Frame
 pub struct RecordCursor {
     offset: usize,
     index: u32,
-    count: u32,
+}
+
+impl Default for RecordCursor {
+    fn default() -> Self {
+        RecordCursor::new()
+    }
 }
 
 impl RecordCursor {
-    pub fn new(header: &FrameHeader) -> RecordCursor {
-        RecordCursor { offset: FRAME_HEADER_BYTES, index: 0, count: header.count }
+    /// At the first record of a frame whose header `parse_frame_header` accepted.
+    pub fn new() -> RecordCursor {
+        RecordCursor { offset: FRAME_HEADER_BYTES, index: 0 }
     }
 
     /// Index of the next record within the frame.
@@ -245,12 +246,10 @@ impl RecordCursor {
         self.index
     }
 
-    /// The next record, `Ok(None)` after the last one (having checked that
-    /// no bytes follow it).
+    /// The next record, `Ok(None)` once the frame's bytes are used up.
     pub fn next_record<'a>(&mut self, value: &'a [u8]) -> Result<Option<RawRecord<'a>>, FrameError> {
-        if self.index == self.count {
-            let extra = value.len().saturating_sub(self.offset);
-            return if extra == 0 { Ok(None) } else { Err(FrameError::TrailingBytes { extra }) };
+        if self.offset >= value.len() {
+            return Ok(None);
         }
         let index = self.index;
         let seq = read_array::<8>(value, self.offset)

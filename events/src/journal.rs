@@ -482,7 +482,7 @@ fn sync_path(path: &Path) -> Result<(), JournalError> {
 fn last_record(key: &[u8], value: &[u8], seq_here: Seq) -> Result<(Seq, Hash), ChainFault> {
     let malformed = |error| ChainFault { seq: seq_here, kind: FaultKind::Malformed(error) };
     let header = codec::parse_frame_header(key, value).map_err(malformed)?;
-    let mut cursor = RecordCursor::new(&header);
+    let mut cursor = RecordCursor::new();
     let mut last = (Seq::new(header.first_seq.get().saturating_sub(1)), header.hash_previous);
     while let Some(record) = cursor.next_record(value).map_err(malformed)? {
         last = (record.seq, record.hash);
@@ -792,7 +792,7 @@ impl EventIter {
                         return Some(Err((expected, FaultKind::Gap { expected, found: header.first_seq })));
                     }
                 }
-                self.frame = Some((value, RecordCursor::new(&header), header.hash_previous));
+                self.frame = Some((value, RecordCursor::new(), header.hash_previous));
                 Some(Ok(()))
             }
             Err(error) => Some(Err((here, FaultKind::Malformed(error)))),

@@ -133,7 +133,7 @@ impl ChainVerifier {
                 kind: FaultKind::PreviousHashMismatch { stored: header.hash_previous, expected: self.hash_last },
             });
         }
-        let mut cursor = RecordCursor::new(&header);
+        let mut cursor = RecordCursor::new();
         loop {
             let at = self.seq_expected;
             let record =

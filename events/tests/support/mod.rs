@@ -18,7 +18,8 @@ pub fn price() -> impl Strategy<Value = Price> {
 }
 
 pub fn quantity() -> impl Strategy<Value = Quantity> {
-    (0i64..i64::MAX, 0u32..=18).prop_map(|(mantissa, scale)| Quantity::new(Decimal::new(mantissa, scale)).expect("non-negative"))
+    (0i64..i64::MAX, 0u32..=18)
+        .prop_map(|(mantissa, scale)| Quantity::new(Decimal::new(mantissa, scale)).expect("non-negative"))
 }
 
 pub fn money() -> impl Strategy<Value = Money> {
@@ -194,12 +195,9 @@ fn decision_event() -> impl Strategy<Value = Event> {
         (signal_id(), prop::collection::vec(check_outcome(), 0..16), free_text()).prop_map(
             |(signal_id, checks, reason)| Event::RiskCheckRejected(RiskCheckRejected { signal_id, checks, reason })
         ),
-        (prop_oneof![Just(BreakerCause::Drawdown), Just(BreakerCause::DailyLoss)], decimal(), decimal())
-            .prop_map(|(cause, measured, limit)| Event::CircuitBreakerTripped(CircuitBreakerTripped {
-                cause,
-                measured,
-                limit
-            })),
+        (prop_oneof![Just(BreakerCause::Drawdown), Just(BreakerCause::DailyLoss)], decimal(), decimal()).prop_map(
+            |(cause, measured, limit)| Event::CircuitBreakerTripped(CircuitBreakerTripped { cause, measured, limit })
+        ),
         prop_oneof![Just(BreakerResetReason::Requested), Just(BreakerResetReason::NewTradingDay)]
             .prop_map(|reason| Event::CircuitBreakerReset(CircuitBreakerReset { reason })),
         (position_id(), symbol(), exit_reason(), price()).prop_map(|(position_id, symbol, reason, price)| {
@@ -214,27 +212,31 @@ fn order_event() -> impl Strategy<Value = Event> {
             (order_id(), proptest::option::of(signal_id()), symbol(), side(), order_type()),
             (quantity(), proptest::option::of(price()), any::<bool>(), proptest::option::of(exit_reason())),
         )
-            .prop_map(|((order_id, signal_id, symbol, side, order_type), (quantity, limit, reduce_only, exit))| {
-                Event::OrderSubmitted(OrderSubmitted {
-                    order_id,
-                    signal_id,
-                    symbol,
-                    side,
-                    order_type,
-                    quantity,
-                    price_limit: limit,
-                    reduce_only,
-                    exit_reason: exit,
-                })
-            }),
+            .prop_map(
+                |((order_id, signal_id, symbol, side, order_type), (quantity, limit, reduce_only, exit))| {
+                    Event::OrderSubmitted(OrderSubmitted {
+                        order_id,
+                        signal_id,
+                        symbol,
+                        side,
+                        order_type,
+                        quantity,
+                        price_limit: limit,
+                        reduce_only,
+                        exit_reason: exit,
+                    })
+                }
+            ),
         order_id().prop_map(|order_id| Event::OrderAccepted(OrderAccepted { order_id })),
-        (order_id(), free_text()).prop_map(|(order_id, reason)| Event::OrderRejected(OrderRejected { order_id, reason })),
+        (order_id(), free_text())
+            .prop_map(|(order_id, reason)| Event::OrderRejected(OrderRejected { order_id, reason })),
         (order_id(), fill_id(), symbol(), side(), quantity(), price(), money(), liquidity()).prop_map(
             |(order_id, fill_id, symbol, side, quantity, price, fee, liquidity)| {
                 Event::OrderFilled(OrderFilled { order_id, fill_id, symbol, side, quantity, price, fee, liquidity })
             }
         ),
-        (order_id(), free_text()).prop_map(|(order_id, reason)| Event::OrderCanceled(OrderCanceled { order_id, reason })),
+        (order_id(), free_text())
+            .prop_map(|(order_id, reason)| Event::OrderCanceled(OrderCanceled { order_id, reason })),
         order_id().prop_map(|order_id| Event::OrderExpired(OrderExpired { order_id })),
     ]
 }
