@@ -6,7 +6,7 @@
 //! ```text
 //! frame  := magic "TLF1" | first_seq u64 | hash_previous [32] | record+
 //! record := seq u64 | body_len u32 | body [body_len] | hash [32]
-//! body   := bincode(EnvelopeHeader) | bincode(Event)
+//! body   := bincode(StoredHeader) | bincode(Event)   (StoredHeader leads with the schema version)
 //! ```
 //!
 //! The sled key of a frame is its `first_seq` as big-endian u64, so key order
@@ -15,7 +15,7 @@
 //! one before the first record). Records run to the end of the value: there is
 //! no count field, because a count would be the one byte range no hash covers.
 
-use crate::envelope::{EnvelopeHeader, SCHEMA_VERSION};
+use crate::envelope::{StoredHeader, SCHEMA_VERSION};
 use crate::event::Event;
 use crate::types::{Hash, Seq};
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
@@ -24,7 +24,7 @@ use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 /// prefix can make the decoder allocate.
 pub const EVENT_BYTES_MAX: usize = 1 << 20;
 
-/// Upper bound of an encoded `EnvelopeHeader` (ids, varint times, version).
+/// Upper bound of an encoded `StoredHeader` (version, varint times and seqs).
 pub const ENVELOPE_HEADER_BYTES_MAX: usize = 128;
 
 pub const FRAME_MAGIC: [u8; 4] = *b"TLF1";
@@ -61,8 +61,13 @@ pub fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>, what: &'st
         .map_err(|error| CodecError::Encode { what, detail: error.to_string() })
 }
 
-fn decode_prefix<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<(T, usize), CodecError> {
-    bincode::serde::decode_from_slice(bytes, config())
+/// Borrowed decoding: strings are read in place rather than copied into a
+/// `String` first.
+fn decode_prefix<'de, T: serde::Deserialize<'de>>(
+    bytes: &'de [u8],
+    what: &'static str,
+) -> Result<(T, usize), CodecError> {
+    bincode::serde::borrow_decode_from_slice(bytes, config())
         .map_err(|error| CodecError::Decode { what, detail: error.to_string() })
 }
 
@@ -79,11 +84,12 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, CodecError> {
 
 /// Decodes a record body, refusing versions newer than this build before
 /// trying to read an event whose layout it does not know.
-pub fn decode_body(body: &[u8]) -> Result<(EnvelopeHeader, Event), CodecError> {
-    let (header, used) = decode_prefix::<EnvelopeHeader>(body, "envelope header")?;
-    if header.schema_version > SCHEMA_VERSION {
-        return Err(CodecError::NewerSchema { found: header.schema_version, supported: SCHEMA_VERSION });
+pub fn decode_body(body: &[u8]) -> Result<(StoredHeader, Event), CodecError> {
+    let (schema_version, _) = decode_prefix::<u16>(body, "schema version")?;
+    if schema_version > SCHEMA_VERSION {
+        return Err(CodecError::NewerSchema { found: schema_version, supported: SCHEMA_VERSION });
     }
+    let (header, used) = decode_prefix::<StoredHeader>(body, "envelope header")?;
     let rest = body.get(used..).unwrap_or_default();
     let event = decode_event(rest)?;
     Ok((header, event))

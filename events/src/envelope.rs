@@ -14,74 +14,101 @@ pub const SCHEMA_VERSION: u16 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub seq: Seq,
+    /// Derived from the journal id and the seq (`derive_event_id`), so it is
+    /// not stored and a re-run of the same inputs reproduces it.
     pub event_id: EventId,
     /// When the fact happened, taken from the input (never the wall clock for
     /// decisions: they inherit the time of the input that caused them).
     pub time_event: Timestamp,
     /// Wall-clock time the journal committed it; informational only.
     pub time_recorded: Timestamp,
-    /// The input event that started this chain of decisions (its own id for
-    /// an input).
-    pub correlation_id: EventId,
-    /// The event that directly caused this one; `None` for inputs.
-    pub causation_id: Option<EventId>,
+    /// Seq of the input event that started this chain of decisions (its own
+    /// seq for an input). Its id is `derive_event_id(journal, seq)`.
+    pub correlation_seq: Seq,
+    /// Seq of the event that directly caused this one; `None` for inputs.
+    pub causation_seq: Option<Seq>,
     pub schema_version: u16,
     pub hash_previous: Hash,
-    /// BLAKE3(hash_previous ‖ seq as u64 little-endian ‖ encoded body), where
-    /// the body is the encoded `EnvelopeHeader` followed by the encoded event.
+    /// BLAKE3(hash_previous ‖ seq as u64 little-endian ‖ encoded body); the
+    /// body is the schema version, the `StoredHeader` and the event, encoded.
     pub hash: Hash,
     pub event: Event,
 }
 
-/// What a producer hands to the journal; the journal assigns seq, ids, the
+impl Envelope {
+    /// Puts a decoded record back together.
+    pub fn from_stored(
+        journal_id: JournalId,
+        seq: Seq,
+        header: StoredHeader,
+        event: Event,
+        hash_previous: Hash,
+        hash: Hash,
+    ) -> Envelope {
+        Envelope {
+            seq,
+            event_id: derive_event_id(journal_id, seq),
+            time_event: header.time_event,
+            time_recorded: header.time_recorded,
+            correlation_seq: header.correlation_seq,
+            causation_seq: header.causation_seq,
+            schema_version: header.schema_version,
+            hash_previous,
+            hash,
+            event,
+        }
+    }
+}
+
+/// What a producer hands to the journal; the journal assigns seq, id, the
 /// recorded-at time and the hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub time_event: Timestamp,
-    /// `None` starts a new chain: the event becomes its own correlation id.
-    pub correlation_id: Option<EventId>,
-    pub causation_id: Option<EventId>,
+    /// `None` starts a new chain: the event's own seq becomes its correlation.
+    pub correlation_seq: Option<Seq>,
+    pub causation_seq: Option<Seq>,
     pub event: Event,
 }
 
 impl NewEvent {
     /// An input: it starts its own correlation chain and has no cause.
     pub fn input(time_event: Timestamp, event: Event) -> NewEvent {
-        NewEvent { time_event, correlation_id: None, causation_id: None, event }
+        NewEvent { time_event, correlation_seq: None, causation_seq: None, event }
     }
 
     /// A decision caused by `cause`, continuing `cause`'s correlation chain.
     pub fn caused_by(cause: &Envelope, event: Event) -> NewEvent {
         NewEvent {
             time_event: cause.time_event,
-            correlation_id: Some(cause.correlation_id),
-            causation_id: Some(cause.event_id),
+            correlation_seq: Some(cause.correlation_seq),
+            causation_seq: Some(cause.seq),
             event,
         }
     }
 }
 
-/// The envelope fields covered by the hash, encoded ahead of the event.
+/// The envelope fields stored in a record's body, covered by its hash. The
+/// schema version is encoded first, on its own, so a reader learns it before
+/// it tries a layout it may not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvelopeHeader {
-    pub event_id: EventId,
+pub struct StoredHeader {
+    pub schema_version: u16,
     pub time_event: Timestamp,
     pub time_recorded: Timestamp,
-    pub correlation_id: EventId,
-    pub causation_id: Option<EventId>,
-    pub schema_version: u16,
+    pub correlation_seq: Seq,
+    pub causation_seq: Option<Seq>,
 }
 
 /// Event ids are derived, not random, so that re-running the engine on a
-/// journal's inputs reproduces every id (the audit depends on it).
+/// journal's inputs reproduces every id (the audit depends on it): the first
+/// 8 bytes come from the journal id, the last 8 are the seq, and the UUID
+/// version 8 ("custom") and variant bits are set. Unique within a journal for
+/// seqs below 2^62; distinct across journals unless their ids share 60 bits.
 pub fn derive_event_id(journal_id: JournalId, seq: Seq) -> EventId {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"tradeledger event id v1");
-    hasher.update(journal_id.as_uuid().as_bytes());
-    hasher.update(&seq.get().to_le_bytes());
-    let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest.as_bytes()[..16]);
+    bytes[..8].copy_from_slice(&journal_id.as_uuid().as_bytes()[..8]);
+    bytes[8..].copy_from_slice(&seq.get().to_be_bytes());
     EventId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 

@@ -76,7 +76,9 @@ pub struct PriceTicked {
 /// The complete risk configuration in force from this event on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskLimitsSet {
-    pub limits: RiskLimits,
+    /// Boxed: the largest payload by far, and every `Event` would otherwise
+    /// be as large as it (the encoding is the same).
+    pub limits: Box<RiskLimits>,
 }
 
 /// Every pre- and post-trade limit. `None` means the limit is off.

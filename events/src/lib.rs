@@ -4,6 +4,8 @@
 //! This crate knows nothing of positions or risk; `tradeledger-projections`
 //! folds these events into state.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod codec;
 pub mod decimal_codec;
 pub mod envelope;

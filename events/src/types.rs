@@ -4,6 +4,7 @@
 
 use crate::decimal_codec;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
@@ -253,14 +254,15 @@ fn validate_text_id(kind: &'static str, text: &str) -> Result<(), InvalidValue> 
 }
 
 /// Validated text identifiers: non-empty, at most 64 bytes, no whitespace or
-/// control characters. Decoding re-validates, so a stored value is always one
-/// a constructor could have made.
+/// control characters. Stored inline up to 24 bytes (no allocation for any
+/// realistic symbol or id), and decoded straight from the borrowed bytes.
+/// Decoding re-validates, so a stored value is always one a constructor could
+/// have made.
 macro_rules! text_id_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(CompactString);
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -268,24 +270,25 @@ macro_rules! text_id_newtype {
             }
         }
 
+        impl TryFrom<&str> for $name {
+            type Error = InvalidValue;
+            fn try_from(text: &str) -> Result<Self, InvalidValue> {
+                validate_text_id(stringify!($name), text)?;
+                Ok($name(CompactString::new(text)))
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = InvalidValue;
             fn try_from(text: String) -> Result<Self, InvalidValue> {
-                validate_text_id(stringify!($name), &text)?;
-                Ok($name(text))
+                $name::try_from(text.as_str())
             }
         }
 
         impl FromStr for $name {
             type Err = InvalidValue;
             fn from_str(text: &str) -> Result<Self, InvalidValue> {
-                $name::try_from(text.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
+                $name::try_from(text)
             }
         }
 
@@ -294,7 +297,38 @@ macro_rules! text_id_newtype {
                 formatter.write_str(&self.0)
             }
         }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(TextIdVisitor(stringify!($name))).and_then(|text| {
+                    validate_text_id(stringify!($name), &text).map_err(de::Error::custom)?;
+                    Ok($name(text))
+                })
+            }
+        }
     };
+}
+
+/// Reads a string without an intermediate `String` when the format lends
+/// its bytes (bincode's borrowed decoding does).
+struct TextIdVisitor(&'static str);
+
+impl de::Visitor<'_> for TextIdVisitor {
+    type Value = CompactString;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        write!(formatter, "a {} string", self.0)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<CompactString, E> {
+        Ok(CompactString::new(text))
+    }
 }
 
 text_id_newtype!(

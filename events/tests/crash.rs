@@ -143,7 +143,7 @@ fn sigkill_mid_append_loses_no_acknowledged_event() {
     let mut acknowledged = Acknowledged::new();
     for round in 0..kills {
         // Mostly mid-stream kills; sometimes right after start-up, during recovery.
-        let acks = if random.next() % 8 == 0 { 0 } else { 1 + random.next() % 60 };
+        let acks = if random.next().is_multiple_of(8) { 0 } else { 1 + random.next() % 60 };
         let pause = random.next() % 3_000;
         run_and_kill(dir.path(), acks, pause, &mut acknowledged);
         check_after_crash(dir.path(), &acknowledged, &format!("seed {seed}, round {round}"));

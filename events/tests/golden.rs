@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 use std::path::PathBuf;
 use tradeledger_events::codec::{self, FrameBuilder, RecordCursor};
-use tradeledger_events::envelope::{chain_hash, derive_event_id, genesis_hash, EnvelopeHeader};
+use tradeledger_events::envelope::{chain_hash, derive_event_id, genesis_hash, StoredHeader};
 use tradeledger_events::verify::{Anchor, ChainVerifier};
 use tradeledger_events::*;
 
@@ -61,6 +61,7 @@ fn limits() -> RiskLimits {
 }
 
 /// One event of every variant, every optional field set where it has one.
+#[allow(clippy::too_many_lines)] // a table with one entry per variant reads best whole
 fn golden_events() -> Vec<Event> {
     let symbol: Symbol = "BTCUSDT".parse().unwrap();
     let order: OrderId = "O-000001".parse().unwrap();
@@ -86,7 +87,7 @@ fn golden_events() -> Vec<Event> {
             price_ask: Some(price("61556.05")),
             time_venue: Some(Timestamp::from_unix_nanos(1_723_161_255_342_000_000)),
         }),
-        Event::RiskLimitsSet(RiskLimitsSet { limits: limits() }),
+        Event::RiskLimitsSet(RiskLimitsSet { limits: Box::new(limits()) }),
         Event::VenueConfigured(VenueConfigured {
             slippage_bps: dec("1.5"),
             fee_maker_bps: dec("-0.5"),
@@ -184,21 +185,25 @@ fn variant_index(event: &Event) -> usize {
 }
 const VARIANTS: usize = 19;
 
-fn golden_headers() -> Vec<EnvelopeHeader> {
-    let first = derive_event_id(journal_id(), Seq::new(1));
+fn golden_headers() -> Vec<StoredHeader> {
     (1..=golden_events().len() as u64)
-        .map(|seq| {
-            let event_id = derive_event_id(journal_id(), Seq::new(seq));
-            EnvelopeHeader {
-                event_id,
-                time_event: Timestamp::from_unix_nanos(1_723_161_600_000_000_000 + seq as i64 * 1_000_000),
-                time_recorded: Timestamp::from_unix_nanos(1_723_161_600_500_000_000 + seq as i64),
-                correlation_id: first,
-                causation_id: (seq > 1).then(|| derive_event_id(journal_id(), Seq::new(seq - 1))),
-                schema_version: 1,
-            }
+        .map(|seq| StoredHeader {
+            schema_version: 1,
+            time_event: Timestamp::from_unix_nanos(1_723_161_600_000_000_000 + seq as i64 * 1_000_000),
+            time_recorded: Timestamp::from_unix_nanos(1_723_161_600_500_000_000 + seq as i64),
+            correlation_seq: Seq::FIRST,
+            causation_seq: (seq > 1).then(|| Seq::new(seq - 1)),
         })
         .collect()
+}
+
+#[test]
+fn event_ids_are_the_journal_id_prefix_and_the_seq() {
+    // Journal id 7f3a0001-0000-4000-…: the first 8 bytes are kept except the
+    // version nibble (8 = custom); the last 8 are seq 258 big-endian with the
+    // RFC 4122 variant bits (10xx) set on the first of them.
+    let id = derive_event_id(journal_id(), Seq::new(258));
+    assert_eq!(id.to_string(), "7f3a0001-0000-8000-8000-000000000102");
 }
 
 fn encode_golden_frame() -> Vec<u8> {

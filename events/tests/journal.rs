@@ -51,13 +51,18 @@ fn inputs_correlate_to_themselves_and_decisions_to_their_cause() {
     let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
     let recorded = append_tagged(&journal, "input", 0..1);
     let cause = &recorded[0];
-    assert_eq!(cause.correlation_id, cause.event_id);
-    assert_eq!(cause.causation_id, None);
+    assert_eq!(cause.correlation_seq, cause.seq);
+    assert_eq!(cause.causation_seq, None);
     let decision = journal.append_blocking(vec![NewEvent::caused_by(cause, tagged_event("decision", 0))]).unwrap();
-    assert_eq!(decision[0].correlation_id, cause.event_id);
-    assert_eq!(decision[0].causation_id, Some(cause.event_id));
+    let follow_up = journal.append_blocking(vec![NewEvent::caused_by(&decision[0], tagged_event("order", 0))]).unwrap();
+    assert_eq!(decision[0].correlation_seq, cause.seq);
+    assert_eq!(decision[0].causation_seq, Some(cause.seq));
+    assert_eq!(follow_up[0].correlation_seq, cause.seq, "the chain keeps its first input");
+    assert_eq!(follow_up[0].causation_seq, Some(decision[0].seq));
     assert_eq!(decision[0].time_event, cause.time_event);
     assert_ne!(decision[0].event_id, cause.event_id);
+    // Ids are a pure function of journal id and seq.
+    assert_eq!(cause.event_id, tradeledger_events::envelope::derive_event_id(journal.journal_id(), cause.seq));
 }
 
 #[test]
@@ -110,6 +115,7 @@ fn a_journal_from_a_newer_schema_is_refused_for_appending_but_readable() {
         db.open_tree("meta").unwrap().insert("schema_version", &(SCHEMA_VERSION + 1).to_le_bytes()).unwrap();
         db.flush().unwrap();
     }
+    support::wait_for_unlock(dir.path());
     let error = Journal::open(dir.path(), JournalOptions::default()).unwrap_err();
     match &error {
         JournalError::NewerSchema { found, supported, .. } => {
@@ -129,6 +135,7 @@ fn a_folder_holding_another_sled_database_is_not_a_journal() {
         db.open_tree("frames").unwrap().insert(b"12345678", b"not a frame").unwrap();
         db.flush().unwrap();
     }
+    support::wait_for_unlock(dir.path());
     let error = Journal::open(dir.path(), JournalOptions::default()).unwrap_err();
     assert!(matches!(error, JournalError::NotAJournal { .. }), "{error:?}");
 }

@@ -165,7 +165,7 @@ fn input_event() -> impl Strategy<Value = Event> {
                 price_ask: ask,
                 time_venue: venue,
             })),
-        risk_limits().prop_map(|limits| Event::RiskLimitsSet(RiskLimitsSet { limits })),
+        risk_limits().prop_map(|limits| Event::RiskLimitsSet(RiskLimitsSet { limits: Box::new(limits) })),
         (decimal(), decimal(), decimal(), any::<u32>()).prop_map(|(slippage, maker, taker, latency)| {
             Event::VenueConfigured(VenueConfigured {
                 slippage_bps: slippage,
@@ -279,4 +279,18 @@ pub fn tag_of(event: &Event) -> Option<&str> {
 
 pub fn input(n: u64, event: Event) -> NewEvent {
     NewEvent::input(Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + n as i64), event)
+}
+
+/// After a test drops a raw `sled::Db`, sled's pool threads may hold the
+/// file lock a moment longer; wait for it as `Journal::close` does.
+pub fn wait_for_unlock(dir: &std::path::Path) {
+    let file = std::fs::File::open(dir.join("db")).expect("sled data file");
+    for _ in 0..10_000 {
+        if file.try_lock().is_ok() {
+            file.unlock().expect("unlock");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("sled kept the lock of {} for 10 s", dir.display());
 }

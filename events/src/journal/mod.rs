@@ -7,19 +7,21 @@
 //! the journal id and the highest schema version that wrote.
 //!
 //! Writes go through one writer thread fed by a bounded channel: it takes all
-//! waiting requests, assigns seqs and hashes, applies them as one sled batch,
-//! syncs when any request asked for `Durable`, then answers every waiter
-//! (group commit).
+//! waiting requests, assigns seqs and hashes, and applies them as one sled
+//! batch (group commit), flushes and fsyncs once when any of them asked for
+//! `Durable`, then answers every waiter. See `writer`.
 
-use crate::codec::{self, FrameBuilder, RecordCursor, RECORD_OVERHEAD_BYTES};
-use crate::envelope::{
-    derive_event_id, genesis_hash, new_journal_id, Envelope, EnvelopeHeader, NewEvent, SCHEMA_VERSION,
-};
+mod iter;
+mod writer;
+
+pub use iter::EventIter;
+
+use crate::codec::{self, RecordCursor};
+use crate::envelope::{genesis_hash, new_journal_id, Envelope, NewEvent, SCHEMA_VERSION};
 use crate::error::JournalError;
-use crate::types::{Hash, JournalId, Seq, Timestamp};
+use crate::types::{Hash, JournalId, Seq};
 use crate::verify::{Anchor, ChainFault, ChainVerifier, FaultKind};
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -132,9 +134,20 @@ struct AppendRequest {
 #[derive(Debug)]
 struct Shared {
     head: Mutex<Head>,
+    /// Set on the first storage failure; every later append is refused.
+    failure: Mutex<Option<String>>,
 }
 
 impl Shared {
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Keeps the first reason: later failures follow from it.
+    fn fail(&self, reason: String) {
+        self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(reason);
+    }
+
     fn head(&self) -> Head {
         // A poisoned lock still holds a valid head: it is only ever replaced whole.
         *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -145,12 +158,19 @@ impl Shared {
     }
 }
 
+#[derive(Debug)]
+struct Store {
+    db: sled::Db,
+    frames: sled::Tree,
+}
+
 /// An open journal. Cheap to share behind an `Arc`; every method takes `&self`.
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
-    db: sled::Db,
-    frames: sled::Tree,
+    /// `None` only while closing: the handles are dropped before the close
+    /// waits for sled to release its file lock.
+    store: Option<Store>,
     journal_id: JournalId,
     options: JournalOptions,
     shared: Arc<Shared>,
@@ -176,9 +196,17 @@ impl Journal {
             (Err(fault), OpenMode::ReadWrite) => return Err(JournalError::Damaged { dir, fault }),
             (Err(fault), OpenMode::ReadOnly) => (best_effort_head(&frames, journal_id), Some(fault)),
         };
-        let shared = Arc::new(Shared { head: Mutex::new(head) });
-        let mut journal =
-            Journal { dir, db, frames, journal_id, options, shared, damage_on_open, sender: None, writer: None };
+        let shared = Arc::new(Shared { head: Mutex::new(head), failure: Mutex::new(None) });
+        let mut journal = Journal {
+            dir,
+            store: Some(Store { db, frames }),
+            journal_id,
+            options,
+            shared,
+            damage_on_open,
+            sender: None,
+            writer: None,
+        };
         if journal.options.mode == OpenMode::ReadWrite {
             journal.start_writer(head)?;
         }
@@ -187,6 +215,8 @@ impl Journal {
     }
 
     fn start_writer(&mut self, head: Head) -> Result<(), JournalError> {
+        let store = self.store()?;
+        let (db, frames) = (store.db.clone(), store.frames.clone());
         let data_path = self.dir.join("db");
         let data_file = File::open(&data_path).map_err(|source| JournalError::Io {
             path: data_path.clone(),
@@ -194,17 +224,15 @@ impl Journal {
             source,
         })?;
         let (sender, receiver) = mpsc::channel(self.options.queue_requests_max.max(1));
-        let writer = Writer {
+        let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
+        let writer = writer::Writer {
             dir: self.dir.clone(),
-            db: self.db.clone(),
-            frames: self.frames.clone(),
-            data_file,
-            blobs_synced: HashSet::new(),
+            frames,
             journal_id: self.journal_id,
             head,
             options: self.options.clone(),
             shared: Arc::clone(&self.shared),
-            failure: None,
+            syncer,
         };
         let handle = std::thread::Builder::new()
             .name("tradeledger-journal-writer".into())
@@ -290,6 +318,10 @@ impl Journal {
         JournalError::Closed { dir: self.dir.clone() }
     }
 
+    fn store(&self) -> Result<&Store, JournalError> {
+        self.store.as_ref().ok_or_else(|| self.closed())
+    }
+
     /// Encodes the payloads on the caller's thread, so concurrent producers
     /// share the encoding work and the writer only frames and hashes.
     #[allow(clippy::type_complexity)]
@@ -334,29 +366,30 @@ impl Journal {
     /// density while reading; `verify` checks the hashes.
     pub fn iter_from(&self, seq: Seq) -> EventIter {
         let seq = seq.max(Seq::FIRST);
-        let start = self
+        let Ok(store) = self.store() else {
+            return EventIter::failed(self.dir.clone(), self.journal_id, self.closed());
+        };
+        let start = store
             .frames
             .range(..=codec::frame_key(seq))
             .next_back()
             .and_then(Result::ok)
             .map(|(key, _)| key.to_vec())
             .unwrap_or_else(|| codec::frame_key(seq).to_vec());
-        EventIter {
-            dir: self.dir.clone(),
-            frames: self.frames.range(start..HEAD_KEY.to_vec()),
-            frame: None,
-            seq_from: seq,
-            seq_to: self.head().seq,
-            seq_expected: None,
-            done: false,
-        }
+        EventIter::new(
+            self.dir.clone(),
+            self.journal_id,
+            store.frames.range(start..HEAD_KEY.to_vec()),
+            seq,
+            self.head().seq,
+        )
     }
 
     /// Walks the whole chain: density, shape, every hash, every decode, and
     /// the head anchor. Reports the first fault and where it is.
     pub fn verify(&self) -> Result<VerifyReport, JournalError> {
         let mut verifier = ChainVerifier::new(self.journal_id);
-        for item in self.frames.range(..HEAD_KEY.to_vec()) {
+        for item in self.store()?.frames.range(..HEAD_KEY.to_vec()) {
             let (key, value) = item.map_err(|source| self.storage("read a frame", source))?;
             if let Err(fault) = verifier.check_frame(&key, &value) {
                 return Ok(VerifyReport { events_verified: verifier.seq_last().get(), fault: Some(fault) });
@@ -368,7 +401,8 @@ impl Journal {
     }
 
     fn read_anchor(&self) -> Result<Option<Anchor>, JournalError> {
-        let bytes = self.frames.get(HEAD_KEY).map_err(|source| self.storage("read the head anchor", source))?;
+        let bytes =
+            self.store()?.frames.get(HEAD_KEY).map_err(|source| self.storage("read the head anchor", source))?;
         Ok(bytes.map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO })))
     }
 
@@ -389,10 +423,16 @@ impl Journal {
                 tracing::error!(dir = %self.dir.display(), "journal writer thread panicked");
             }
         }
-        if self.options.mode == OpenMode::ReadWrite {
-            self.db.flush().map_err(|source| self.storage("flush on close", source))?;
-        }
-        Ok(())
+        let Some(store) = self.store.take() else { return Ok(()) };
+        let flushed = match self.options.mode {
+            OpenMode::ReadWrite => {
+                store.db.flush().map(|_| ()).map_err(|source| self.storage("flush on close", source))
+            }
+            OpenMode::ReadOnly => Ok(()),
+        };
+        drop(store);
+        wait_for_lock_release(&self.dir);
+        flushed
     }
 }
 
@@ -402,6 +442,23 @@ impl Drop for Journal {
             tracing::error!(%error, "closing the journal failed");
         }
     }
+}
+
+/// sled finishes some writes on its shared thread pool, whose tasks hold the
+/// data file (and its lock) a moment after the last handle is dropped. Waiting
+/// here makes "closed" mean "can be opened again", in this process or another.
+fn wait_for_lock_release(dir: &Path) {
+    const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+    let Ok(file) = File::open(dir.join("db")) else { return };
+    let started = std::time::Instant::now();
+    while started.elapsed() < WAIT_MAX {
+        if file.try_lock().is_ok() {
+            let _ = file.unlock();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    tracing::warn!(dir = %dir.display(), "sled still holds the journal's lock 10 s after closing");
 }
 
 fn storage_error(dir: &Path, operation: &'static str) -> impl FnOnce(sled::Error) -> JournalError {
@@ -526,346 +583,4 @@ fn best_effort_head(frames: &sled::Tree, journal_id: JournalId) -> Head {
         .and_then(|bytes| Anchor::decode(&bytes))
         .map(|anchor| Head { seq: anchor.seq, hash: anchor.hash })
         .unwrap_or(Head { seq: Seq::ZERO, hash: genesis_hash(journal_id) })
-}
-
-/// The single writer: owns seq assignment and the chain.
-struct Writer {
-    dir: PathBuf,
-    db: sled::Db,
-    frames: sled::Tree,
-    data_file: File,
-    blobs_synced: HashSet<OsString>,
-    journal_id: JournalId,
-    head: Head,
-    options: JournalOptions,
-    shared: Arc<Shared>,
-    /// Set on the first storage failure; every later request is refused.
-    failure: Option<String>,
-}
-
-impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
-        while let Some(first) = receiver.blocking_recv() {
-            let mut events = first.events.len();
-            let mut requests = vec![first];
-            while events < self.options.commit_events_max {
-                match receiver.try_recv() {
-                    Ok(request) => {
-                        events += request.events.len();
-                        requests.push(request);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit(requests);
-        }
-        if self.failure.is_none() {
-            if let Err(error) = self.sync_to_disk() {
-                tracing::error!(dir = %self.dir.display(), %error, "final journal sync failed");
-            }
-        }
-    }
-
-    fn commit(&mut self, requests: Vec<AppendRequest>) {
-        if let Some(reason) = &self.failure {
-            let reason = reason.clone();
-            for request in requests {
-                let _ =
-                    request.reply.send(Err(JournalError::Stopped { dir: self.dir.clone(), reason: reason.clone() }));
-            }
-            return;
-        }
-        let mut requests = requests;
-        let durable = requests.iter().any(|request| request.durability == Durability::Durable);
-        let written = self.build_batch(&mut requests).and_then(|(batch, outcomes, head)| {
-            self.frames.apply_batch(batch).map_err(|error| format!("applying the batch failed: {error}"))?;
-            if durable {
-                self.sync_to_disk()?;
-            }
-            Ok((outcomes, head))
-        });
-        match written {
-            Ok((outcomes, head)) => {
-                self.head = head;
-                self.shared.set_head(head);
-                for (request, envelopes) in requests.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(envelopes));
-                }
-            }
-            Err(reason) => {
-                tracing::error!(dir = %self.dir.display(), %reason, "journal commit failed; refusing further appends");
-                self.failure = Some(reason.clone());
-                for request in requests {
-                    let _ = request
-                        .reply
-                        .send(Err(JournalError::Stopped { dir: self.dir.clone(), reason: reason.clone() }));
-                }
-            }
-        }
-    }
-
-    /// Frames every event of every request into one sled batch. Payload
-    /// sizes were checked by `prepare`, so framing fails only on a bug or seq
-    /// exhaustion, and then the whole commit fails.
-    fn build_batch(&self, requests: &mut [AppendRequest]) -> Result<(sled::Batch, Vec<Vec<Envelope>>, Head), String> {
-        let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
-        let mut framer = Framer::new(self.head, self.options.frame_bytes_target);
-        let mut outcomes = Vec::with_capacity(requests.len());
-        for request in requests.iter_mut() {
-            let mut envelopes = Vec::with_capacity(request.events.len());
-            for prepared in request.events.drain(..) {
-                let envelope = framer
-                    .push(self.journal_id, time_recorded, prepared)
-                    .map_err(|error| format!("framing failed: {error}"))?;
-                envelopes.push(envelope);
-            }
-            outcomes.push(envelopes);
-        }
-        let (batch, head) = framer.finish();
-        Ok((batch, outcomes, head))
-    }
-
-    /// Makes everything committed so far durable: sled's flush writes its
-    /// buffers with `sync_file_range`, which neither flushes the disk cache
-    /// nor metadata, so the data file is `fdatasync`ed after it, and so is
-    /// any blob file sled wrote since the last sync.
-    fn sync_to_disk(&mut self) -> Result<(), String> {
-        self.db.flush().map_err(|error| format!("sled flush failed: {error}"))?;
-        self.data_file.sync_data().map_err(|error| format!("fdatasync of the data file failed: {error}"))?;
-        self.sync_new_blobs()
-    }
-
-    fn sync_new_blobs(&mut self) -> Result<(), String> {
-        let blobs_dir = self.dir.join("blobs");
-        let entries = match std::fs::read_dir(&blobs_dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(format!("listing {} failed: {error}", blobs_dir.display())),
-        };
-        let mut present = HashSet::new();
-        let mut synced_any = false;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if !self.blobs_synced.contains(&name) {
-                match File::open(entry.path()).and_then(|file| file.sync_data()) {
-                    Ok(()) => synced_any = true,
-                    // sled may collect a blob between the listing and the open.
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(format!("fdatasync of blob {} failed: {error}", entry.path().display())),
-                }
-            }
-            present.insert(name);
-        }
-        self.blobs_synced = present;
-        if synced_any {
-            File::open(&blobs_dir)
-                .and_then(|dir| dir.sync_all())
-                .map_err(|error| format!("syncing {} failed: {error}", blobs_dir.display()))?;
-        }
-        Ok(())
-    }
-}
-
-/// Cuts a commit into frames and builds the chain.
-struct Framer {
-    frame_bytes_target: usize,
-    head: Head,
-    current: Option<FrameBuilder>,
-    done: Vec<([u8; 8], Vec<u8>)>,
-    body_scratch: Vec<u8>,
-}
-
-impl Framer {
-    fn new(head: Head, frame_bytes_target: usize) -> Framer {
-        Framer { frame_bytes_target, head, current: None, done: Vec::new(), body_scratch: Vec::with_capacity(256) }
-    }
-
-    fn push(
-        &mut self,
-        journal_id: JournalId,
-        time_recorded: Timestamp,
-        prepared: PreparedEvent,
-    ) -> Result<Envelope, codec::CodecError> {
-        let seq = self.head.seq.next().ok_or(codec::CodecError::Encode {
-            what: "seq",
-            detail: "the journal has reached the last u64 seq".into(),
-        })?;
-        let event_id = derive_event_id(journal_id, seq);
-        let header = EnvelopeHeader {
-            event_id,
-            time_event: prepared.new.time_event,
-            time_recorded,
-            correlation_id: prepared.new.correlation_id.unwrap_or(event_id),
-            causation_id: prepared.new.causation_id,
-            schema_version: SCHEMA_VERSION,
-        };
-        self.body_scratch.clear();
-        codec::encode_into(&header, &mut self.body_scratch, "envelope header")?;
-        let hash_previous = self.head.hash;
-        let capacity =
-            self.frame_bytes_target + RECORD_OVERHEAD_BYTES + self.body_scratch.len() + prepared.payload.len();
-        let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
-        let header_bytes = &self.body_scratch;
-        let hash = frame.push_record(seq, &hash_previous, |out| {
-            out.extend_from_slice(header_bytes);
-            out.extend_from_slice(&prepared.payload);
-            Ok(())
-        })?;
-        if frame.len_bytes() >= self.frame_bytes_target {
-            self.close_frame();
-        }
-        self.head = Head { seq, hash };
-        Ok(Envelope {
-            seq,
-            event_id,
-            time_event: header.time_event,
-            time_recorded,
-            correlation_id: header.correlation_id,
-            causation_id: header.causation_id,
-            schema_version: SCHEMA_VERSION,
-            hash_previous,
-            hash,
-            event: prepared.new.event,
-        })
-    }
-
-    fn close_frame(&mut self) {
-        if let Some(frame) = self.current.take() {
-            if !frame.is_empty() {
-                self.done.push(frame.finish());
-            }
-        }
-    }
-
-    fn finish(mut self) -> (sled::Batch, Head) {
-        self.close_frame();
-        let mut batch = sled::Batch::default();
-        for (key, value) in self.done {
-            batch.insert(key.to_vec(), value);
-        }
-        if self.head.seq != Seq::ZERO {
-            batch.insert(HEAD_KEY, Anchor { seq: self.head.seq, hash: self.head.hash }.encode().to_vec());
-        }
-        (batch, self.head)
-    }
-}
-
-/// Reads envelopes in seq order from a start seq to a fixed end seq.
-pub struct EventIter {
-    dir: PathBuf,
-    frames: sled::Iter,
-    frame: Option<(sled::IVec, RecordCursor, Hash)>,
-    seq_from: Seq,
-    seq_to: Seq,
-    seq_expected: Option<Seq>,
-    done: bool,
-}
-
-impl std::fmt::Debug for EventIter {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("EventIter")
-            .field("dir", &self.dir)
-            .field("seq_from", &self.seq_from)
-            .field("seq_to", &self.seq_to)
-            .field("seq_expected", &self.seq_expected)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EventIter {
-    fn fault(&mut self, seq: Seq, kind: FaultKind) -> Option<Result<Envelope, JournalError>> {
-        self.done = true;
-        Some(Err(JournalError::Corrupt { dir: self.dir.clone(), fault: ChainFault { seq, kind } }))
-    }
-
-    fn next_frame(&mut self) -> Option<Result<(), (Seq, FaultKind)>> {
-        let here = self.seq_expected.unwrap_or(self.seq_from);
-        let (key, value) = match self.frames.next()? {
-            Ok(entry) => entry,
-            Err(error) => return Some(Err((here, FaultKind::Undecodable(format!("sled read failed: {error}"))))),
-        };
-        match codec::parse_frame_header(&key, &value) {
-            Ok(header) => {
-                if let Some(expected) = self.seq_expected {
-                    if header.first_seq != expected {
-                        return Some(Err((expected, FaultKind::Gap { expected, found: header.first_seq })));
-                    }
-                }
-                self.frame = Some((value, RecordCursor::new(), header.hash_previous));
-                Some(Ok(()))
-            }
-            Err(error) => Some(Err((here, FaultKind::Malformed(error)))),
-        }
-    }
-}
-
-impl Iterator for EventIter {
-    type Item = Result<Envelope, JournalError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let Some((value, mut cursor, mut hash_previous)) = self.frame.take() else {
-                match self.next_frame() {
-                    None => return self.end_of_frames(),
-                    Some(Err((seq, kind))) => return self.fault(seq, kind),
-                    Some(Ok(())) => continue,
-                }
-            };
-            let here = self.seq_expected.unwrap_or(self.seq_from);
-            let record = match cursor.next_record(&value) {
-                Ok(Some(record)) => record,
-                Ok(None) => continue,
-                Err(error) => return self.fault(here, FaultKind::Malformed(error)),
-            };
-            if let Some(expected) = self.seq_expected {
-                if record.seq != expected {
-                    return self.fault(expected, FaultKind::Gap { expected, found: record.seq });
-                }
-            }
-            let (seq, hash) = (record.seq, record.hash);
-            let previous = std::mem::replace(&mut hash_previous, hash);
-            self.seq_expected = Some(Seq::new(seq.get() + 1));
-            if seq > self.seq_to {
-                self.done = true;
-                return None;
-            }
-            let decoded = (seq >= self.seq_from).then(|| codec::decode_body(record.body));
-            self.frame = Some((value, cursor, hash_previous));
-            match decoded {
-                None => continue,
-                Some(Err(error)) => return self.fault(seq, FaultKind::Undecodable(error.to_string())),
-                Some(Ok((header, event))) => {
-                    return Some(Ok(Envelope {
-                        seq,
-                        event_id: header.event_id,
-                        time_event: header.time_event,
-                        time_recorded: header.time_recorded,
-                        correlation_id: header.correlation_id,
-                        causation_id: header.causation_id,
-                        schema_version: header.schema_version,
-                        hash_previous: previous,
-                        hash,
-                        event,
-                    }))
-                }
-            }
-        }
-    }
-}
-
-impl EventIter {
-    /// Reaching the last frame before the head means frames vanished.
-    fn end_of_frames(&mut self) -> Option<Result<Envelope, JournalError>> {
-        self.done = true;
-        let last = self.seq_expected.map_or(Seq::ZERO, |seq| Seq::new(seq.get() - 1));
-        if last < self.seq_to && self.seq_from <= self.seq_to {
-            let missing = Seq::new(last.get() + 1).max(self.seq_from);
-            return self.fault(missing, FaultKind::MissingTail { anchored: self.seq_to });
-        }
-        None
-    }
 }

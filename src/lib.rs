@@ -1,0 +1,10 @@
+//! tradeledger: the shell around the journal and the projections — engine,
+//! managers, venue and command line. Only this crate knows about time, files
+//! and the outside world.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod demo;
+
+pub use tradeledger_events as events;
+pub use tradeledger_projections as projections;
