@@ -133,3 +133,28 @@ pub fn chain_hash(hash_previous: &Hash, seq: Seq, body: &[u8]) -> Hash {
 pub fn new_journal_id() -> JournalId {
     JournalId::from_uuid(Uuid::new_v4())
 }
+
+/// Builds the envelope the journal would record for `new` at `seq` after
+/// `hash_previous`, without a journal: for in-memory timelines (scenario
+/// fixtures, tests, re-runs). The journal's own framing produces the same
+/// bytes and therefore the same hash.
+pub fn seal(
+    journal_id: JournalId,
+    seq: Seq,
+    hash_previous: Hash,
+    time_recorded: Timestamp,
+    new: NewEvent,
+) -> Result<Envelope, crate::codec::CodecError> {
+    let header = StoredHeader {
+        schema_version: SCHEMA_VERSION,
+        time_event: new.time_event,
+        time_recorded,
+        correlation_seq: new.correlation_seq.unwrap_or(seq),
+        causation_seq: new.causation_seq,
+    };
+    let mut body = Vec::with_capacity(160);
+    crate::codec::encode_into(&header, &mut body, "envelope header")?;
+    crate::codec::encode_into(&new.event, &mut body, "event")?;
+    let hash = chain_hash(&hash_previous, seq, &body);
+    Ok(Envelope::from_stored(journal_id, seq, header, new.event, hash_previous, hash))
+}

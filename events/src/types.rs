@@ -185,6 +185,10 @@ macro_rules! uuid_newtype {
             pub const fn as_uuid(&self) -> Uuid {
                 self.0
             }
+
+            pub const fn from_u128(value: u128) -> Self {
+                $name(Uuid::from_u128(value))
+            }
         }
 
         impl fmt::Display for $name {
@@ -440,6 +444,11 @@ impl Quantity {
 
 impl Money {
     pub const ZERO: Money = Money(Decimal::ZERO);
+
+    /// Any decimal is an amount of money; only prices and quantities have rules.
+    pub const fn of(value: Decimal) -> Money {
+        Money(value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -291,3 +291,29 @@ proptest! {
         prop_assert_eq!(current.verify().unwrap(), VerifyReport { events_verified: model.len() as u64, fault: None });
     }
 }
+
+#[test]
+fn sealing_in_memory_gives_the_envelopes_the_journal_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    let recorded = append_tagged(&journal, "s", 0..5);
+    let mut previous = tradeledger_events::envelope::genesis_hash(journal.journal_id());
+    for envelope in &recorded {
+        let new = NewEvent {
+            time_event: envelope.time_event,
+            correlation_seq: Some(envelope.correlation_seq),
+            causation_seq: envelope.causation_seq,
+            event: envelope.event.clone(),
+        };
+        let sealed = tradeledger_events::envelope::seal(
+            journal.journal_id(),
+            envelope.seq,
+            previous,
+            envelope.time_recorded,
+            new,
+        )
+        .unwrap();
+        assert_eq!(&sealed, envelope);
+        previous = sealed.hash;
+    }
+}

@@ -1,2 +1,125 @@
+//! tradeledger-projections: the journal folded into state — orders,
+//! positions, portfolio and risk — by pure functions. No sled, no tokio, no
+//! clock, no randomness, no I/O: the same `apply` serves live operation and
+//! replay, so there is exactly one way state changes.
+
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-pub use tradeledger_events as events;
+
+pub mod error;
+mod math;
+pub mod orders;
+pub mod portfolio;
+pub mod positions;
+pub mod risk;
+pub mod scenario;
+pub mod snapshot;
+pub mod view;
+
+pub use error::FoldError;
+pub use orders::{Order, OrderBook, OrderStatus, Signal, SignalVerdict};
+pub use portfolio::{Portfolio, SymbolTotals};
+pub use positions::{FillFacts, Position, PositionBook, PositionSide, PositionStatus};
+pub use risk::{assess, RiskAssessment, RiskLevel, RiskState};
+
+use serde::{Deserialize, Serialize};
+use tradeledger_events::{Envelope, Event, Hash, Seq, Timestamp};
+
+/// Every projection of one journal, folded together so each sees the
+/// others' state of the same seq.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// The last event folded in (0 for none).
+    pub seq: Seq,
+    /// Event time of the last event folded in.
+    pub time: Option<Timestamp>,
+    pub orders: OrderBook,
+    pub positions: PositionBook,
+    pub portfolio: Portfolio,
+    pub risk: RiskState,
+}
+
+impl Ledger {
+    /// Folds one event. On `Err` the journal is defective at that seq and
+    /// this value must be discarded: it may hold part of the event.
+    pub fn apply(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
+        let expected = Seq::new(self.seq.get().saturating_add(1));
+        if envelope.seq != expected {
+            return Err(FoldError::OutOfOrder { seq: envelope.seq, previous: self.seq });
+        }
+        self.portfolio.roll_day(envelope.time_event);
+        self.orders.apply(envelope)?;
+        self.apply_to_positions(envelope)?;
+        self.risk.apply(envelope);
+        self.seq = envelope.seq;
+        self.time = Some(envelope.time_event);
+        Ok(())
+    }
+
+    fn apply_to_positions(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
+        let seq = envelope.seq;
+        let facts = match &envelope.event {
+            Event::OrderFilled(fill) => {
+                // The order book has just accepted this fill, so the order exists.
+                let order = self.orders.orders.get(&fill.order_id);
+                FillFacts {
+                    seq,
+                    time: envelope.time_event,
+                    symbol: &fill.symbol,
+                    side: fill.side,
+                    quantity: fill.quantity,
+                    price: fill.price,
+                    fee: fill.fee,
+                    price_stop_loss: order.and_then(|order| order.price_stop_loss),
+                    price_take_profit: order.and_then(|order| order.price_take_profit),
+                }
+            }
+            Event::FillImported(fill) => FillFacts {
+                seq,
+                time: envelope.time_event,
+                symbol: &fill.symbol,
+                side: fill.side,
+                quantity: fill.quantity,
+                price: fill.price,
+                fee: fill.fee,
+                price_stop_loss: None,
+                price_take_profit: None,
+            },
+            Event::PriceTicked(tick) => {
+                self.positions.apply_tick(seq, &tick.symbol, tick.price)?;
+                return self.portfolio.refresh_symbol(seq, &tick.symbol, &self.positions);
+            }
+            Event::RiskLimitsSet(set) => return self.portfolio.set_capital(seq, set.limits.capital_initial),
+            _ => return Ok(()),
+        };
+        if let Some(closed) = self.positions.apply_fill(&facts)? {
+            self.portfolio.close_position(seq, &closed)?;
+        }
+        self.portfolio.refresh_symbol(seq, facts.symbol, &self.positions)
+    }
+
+    /// The risk level and limit use now.
+    pub fn risk_assessment(&self) -> RiskAssessment {
+        assess(&self.risk, &self.portfolio, &self.positions)
+    }
+
+    /// BLAKE3 of the canonical (bincode) encoding: two states compare in one line.
+    pub fn state_hash(&self) -> Hash {
+        snapshot::state_hash(self)
+    }
+}
+
+/// Folds `envelopes` into a fresh ledger.
+pub fn fold<'a>(envelopes: impl IntoIterator<Item = &'a Envelope>) -> Result<Ledger, FoldError> {
+    fold_onto(Ledger::default(), envelopes)
+}
+
+/// Continues a fold from `ledger` (a snapshot, or an earlier fold).
+pub fn fold_onto<'a>(
+    mut ledger: Ledger,
+    envelopes: impl IntoIterator<Item = &'a Envelope>,
+) -> Result<Ledger, FoldError> {
+    for envelope in envelopes {
+        ledger.apply(envelope)?;
+    }
+    Ok(ledger)
+}

@@ -1,0 +1,235 @@
+//! Portfolio metrics per symbol and in total, kept as exact sums updated by
+//! deltas (O(1) per event). Percentages are ratios of stored exact values,
+//! computed when read, so the fold itself never divides.
+
+use crate::error::FoldError;
+use crate::math::Checked;
+use crate::positions::{Position, PositionBook, PositionSide};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tradeledger_events::{Money, Seq, Symbol, Timestamp};
+
+/// One symbol's share of the portfolio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolTotals {
+    /// Realized PnL of its closed positions plus its open one's.
+    pub realized_pnl: Money,
+    pub unrealized_pnl: Money,
+    pub fees: Money,
+    /// Mark × open quantity, negative for a short.
+    pub market_value: Money,
+    /// Realized PnL and fees of the symbol's closed positions alone.
+    pub realized_pnl_closed: Money,
+    pub fees_closed: Money,
+    pub positions_closed: u64,
+}
+
+/// Equity peak and trough at the deepest drawdown seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawdownPoint {
+    pub equity_peak: Money,
+    pub equity: Money,
+    pub seq: Seq,
+}
+
+impl DrawdownPoint {
+    pub fn percentage(&self) -> Decimal {
+        percentage_below(self.equity_peak.get(), self.equity.get())
+    }
+}
+
+/// (peak − value) / peak × 100, zero where the peak is not positive.
+fn percentage_below(peak: Decimal, value: Decimal) -> Decimal {
+    if peak <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    peak.saturating_sub(value)
+        .checked_div(peak)
+        .and_then(|ratio| ratio.checked_mul(Decimal::ONE_HUNDRED))
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portfolio {
+    /// From the limits in force (`RiskLimitsSet`).
+    pub capital_initial: Money,
+    pub by_symbol: BTreeMap<Symbol, SymbolTotals>,
+    pub realized_pnl: Money,
+    pub unrealized_pnl: Money,
+    pub fees: Money,
+    /// Σ signed market values.
+    pub market_value: Money,
+    /// Σ |market value|.
+    pub exposure_gross: Money,
+    /// Σ signed market values (long minus short).
+    pub exposure_net: Money,
+    /// `capital_initial + realized_pnl + unrealized_pnl`.
+    pub equity: Money,
+    pub equity_peak: Money,
+    /// The deepest drawdown seen at any event, as the pair it was measured on.
+    pub drawdown_worst: Option<DrawdownPoint>,
+    /// UTC day (days since the epoch) of the latest event, from event times.
+    pub day: Option<i64>,
+    pub equity_day_start: Money,
+    pub positions_closed: u64,
+    pub wins: u64,
+    pub losses: u64,
+}
+
+impl Portfolio {
+    pub fn total_pnl(&self) -> Decimal {
+        self.realized_pnl.get().saturating_add(self.unrealized_pnl.get())
+    }
+
+    /// Current drawdown below the equity peak, in percent.
+    pub fn drawdown_percentage(&self) -> Decimal {
+        percentage_below(self.equity_peak.get(), self.equity.get())
+    }
+
+    /// Largest (peak − equity) / peak × 100 seen at any event.
+    pub fn max_drawdown_percentage(&self) -> Decimal {
+        self.drawdown_worst.map(|point| point.percentage()).unwrap_or_default()
+    }
+
+    /// Equity now minus equity at the start of the event's UTC day.
+    pub fn daily_pnl(&self) -> Decimal {
+        self.equity.get().saturating_sub(self.equity_day_start.get())
+    }
+
+    pub fn daily_pnl_percentage(&self) -> Decimal {
+        let start = self.equity_day_start.get();
+        if start <= Decimal::ZERO {
+            return Decimal::ZERO;
+        }
+        self.daily_pnl()
+            .checked_div(start)
+            .and_then(|ratio| ratio.checked_mul(Decimal::ONE_HUNDRED))
+            .unwrap_or_default()
+    }
+
+    /// Called before each event: the first event of a later UTC day makes
+    /// the equity before it that day's starting equity. Days come from event
+    /// times; an event dated earlier than the current day does not roll back.
+    pub fn roll_day(&mut self, time: Timestamp) {
+        let day = time.utc_day();
+        if self.day.is_none_or(|current| day > current) {
+            self.day = Some(day);
+            self.equity_day_start = self.equity;
+        }
+    }
+
+    /// New capital shifts equity, its peak and the day's start alike: a
+    /// capital change is neither profit nor drawdown.
+    pub fn set_capital(&mut self, seq: Seq, capital: Money) -> Result<(), FoldError> {
+        let math = Checked(seq);
+        let delta = math.sub(capital.get(), self.capital_initial.get(), "capital change")?;
+        self.capital_initial = capital;
+        self.equity = Money::of(math.add(self.equity.get(), delta, "equity")?);
+        self.equity_peak = Money::of(math.add(self.equity_peak.get(), delta, "equity peak")?);
+        self.equity_day_start = Money::of(math.add(self.equity_day_start.get(), delta, "day start")?);
+        if let Some(point) = &mut self.drawdown_worst {
+            point.equity_peak = Money::of(math.add(point.equity_peak.get(), delta, "drawdown peak")?);
+            point.equity = Money::of(math.add(point.equity.get(), delta, "drawdown equity")?);
+        }
+        Ok(())
+    }
+
+    /// Books a position that just closed.
+    pub fn close_position(&mut self, seq: Seq, position: &Position) -> Result<(), FoldError> {
+        let math = Checked(seq);
+        let totals = self.by_symbol.entry(position.symbol.clone()).or_default();
+        totals.realized_pnl_closed =
+            Money::of(math.add(totals.realized_pnl_closed.get(), position.realized_pnl.get(), "realized pnl")?);
+        totals.fees_closed = Money::of(math.add(totals.fees_closed.get(), position.fees.get(), "fees")?);
+        totals.positions_closed += 1;
+        self.positions_closed += 1;
+        match position.realized_pnl.get().cmp(&Decimal::ZERO) {
+            std::cmp::Ordering::Greater => self.wins += 1,
+            std::cmp::Ordering::Less => self.losses += 1,
+            std::cmp::Ordering::Equal => {}
+        }
+        Ok(())
+    }
+
+    /// Recomputes one symbol's totals from the position book and moves the
+    /// portfolio totals by the difference.
+    pub fn refresh_symbol(&mut self, seq: Seq, symbol: &Symbol, positions: &PositionBook) -> Result<(), FoldError> {
+        let math = Checked(seq);
+        let before = match self.by_symbol.get(symbol) {
+            Some(totals) => *totals,
+            None => {
+                self.by_symbol.insert(symbol.clone(), SymbolTotals::default());
+                SymbolTotals::default()
+            }
+        };
+        let after = symbol_totals(before, positions.open.get(symbol), math)?;
+        let delta = |field: fn(&SymbolTotals) -> Money, what| math.sub(field(&after).get(), field(&before).get(), what);
+        let move_by = |total: Money, change: Decimal, what| math.add(total.get(), change, what).map(Money::of);
+        self.realized_pnl = move_by(self.realized_pnl, delta(|t| t.realized_pnl, "realized")?, "realized pnl")?;
+        self.unrealized_pnl = move_by(self.unrealized_pnl, delta(|t| t.unrealized_pnl, "unrealized")?, "unrealized")?;
+        self.fees = move_by(self.fees, delta(|t| t.fees, "fees")?, "fees")?;
+        let value_change = delta(|t| t.market_value, "market value")?;
+        self.market_value = move_by(self.market_value, value_change, "market value")?;
+        self.exposure_net = move_by(self.exposure_net, value_change, "net exposure")?;
+        let gross_change = math.sub(after.market_value.get().abs(), before.market_value.get().abs(), "exposure")?;
+        self.exposure_gross = move_by(self.exposure_gross, gross_change, "gross exposure")?;
+        if let Some(totals) = self.by_symbol.get_mut(symbol) {
+            *totals = after;
+        }
+        self.update_equity(math)
+    }
+
+    fn update_equity(&mut self, math: Checked) -> Result<(), FoldError> {
+        let pnl = math.add(self.realized_pnl.get(), self.unrealized_pnl.get(), "total pnl")?;
+        let equity = math.add(self.capital_initial.get(), pnl, "equity")?;
+        self.equity = Money::of(equity);
+        if equity > self.equity_peak.get() {
+            self.equity_peak = self.equity;
+            return Ok(());
+        }
+        let peak = self.equity_peak.get();
+        if peak <= Decimal::ZERO || equity == peak {
+            return Ok(());
+        }
+        // (peak − equity)/peak > (p − e)/p  ⇔  (peak − equity)·p > (p − e)·peak,
+        // for positive peaks: compared without dividing.
+        let deeper = match &self.drawdown_worst {
+            None => true,
+            Some(worst) => {
+                let depth_here = math.sub(peak, equity, "drawdown")?;
+                let depth_there = math.sub(worst.equity_peak.get(), worst.equity.get(), "drawdown")?;
+                let here = math.mul(depth_here, worst.equity_peak.get(), "drawdown comparison")?;
+                let there = math.mul(depth_there, peak, "drawdown comparison")?;
+                here > there
+            }
+        };
+        if deeper {
+            self.drawdown_worst =
+                Some(DrawdownPoint { equity_peak: self.equity_peak, equity: self.equity, seq: math.0 });
+        }
+        Ok(())
+    }
+}
+
+fn symbol_totals(before: SymbolTotals, open: Option<&Position>, math: Checked) -> Result<SymbolTotals, FoldError> {
+    let mut totals = SymbolTotals {
+        realized_pnl: before.realized_pnl_closed,
+        unrealized_pnl: Money::ZERO,
+        fees: before.fees_closed,
+        market_value: Money::ZERO,
+        ..before
+    };
+    if let Some(position) = open {
+        totals.realized_pnl =
+            Money::of(math.add(totals.realized_pnl.get(), position.realized_pnl.get(), "realized")?);
+        totals.fees = Money::of(math.add(totals.fees.get(), position.fees.get(), "fees")?);
+        totals.unrealized_pnl = position.unrealized_pnl;
+        let value = math.mul(position.price_mark.get(), position.quantity.get(), "market value")?;
+        totals.market_value = Money::of(match position.side {
+            PositionSide::Long => value,
+            PositionSide::Short => -value,
+        });
+    }
+    Ok(totals)
+}
