@@ -3,8 +3,15 @@
 //! naming the seq, never a panic.
 
 use crate::error::FoldError;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use tradeledger_events::Seq;
+
+/// Scale the fold's only divisions are rounded to (half to even). Prices and
+/// quantities of up to 8 decimal places make products of up to 16, so every
+/// sum the fold keeps has at most 16 decimal places and stays exact below
+/// about 7.9 × 10^12 (rust_decimal's 96-bit mantissa). Left unrounded, a
+/// quotient's 28 significant digits would make the next sum round silently.
+pub const DIVISION_SCALE: u32 = 16;
 
 /// Arithmetic on behalf of the event at a seq.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +34,9 @@ impl Checked {
         left.checked_mul(right).ok_or_else(|| self.overflow(what))
     }
 
+    /// `left / right` rounded half to even at `DIVISION_SCALE`.
     pub fn div(self, left: Decimal, right: Decimal, what: &'static str) -> Result<Decimal, FoldError> {
-        left.checked_div(right).ok_or_else(|| self.overflow(what))
+        let quotient = left.checked_div(right).ok_or_else(|| self.overflow(what))?;
+        Ok(quotient.round_dp_with_strategy(DIVISION_SCALE, RoundingStrategy::MidpointNearestEven))
     }
 }

@@ -5,9 +5,11 @@
 //! (`cost_open`, Σ price × quantity of the opening fills less what reductions
 //! removed) rather than an average, so unrealized PnL is `mark × quantity −
 //! cost_open` (negated for shorts) with no rounding. A partial reduction
-//! removes `cost_open × closed / open` — the one division, rounded by
-//! rust_decimal at 28 significant digits — and leaves the exact remainder in
+//! removes `cost_open × closed / open` — a division, rounded half to even at
+//! 16 decimal places — and leaves the exact remainder in
 //! `cost_open`, so a position's realized PnL over its whole cycle is exact.
+//! Both divisions of the fold (this one and a flipping fill's fee split) are
+//! rounded to `math::DIVISION_SCALE` (16) places, so every later sum is exact.
 //! Averages are derived for display only.
 
 use crate::error::FoldError;
