@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod demo;
+pub mod ledger;
 
 pub use tradeledger_events as events;
 pub use tradeledger_projections as projections;

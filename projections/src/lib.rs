@@ -6,6 +6,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod error;
+pub mod id_map;
 mod math;
 pub mod orders;
 pub mod portfolio;
@@ -86,7 +87,7 @@ impl Ledger {
             },
             Event::PriceTicked(tick) => {
                 self.positions.apply_tick(seq, &tick.symbol, tick.price)?;
-                return self.portfolio.refresh_symbol(seq, &tick.symbol, &self.positions);
+                return self.portfolio.apply_mark(seq, &tick.symbol, &self.positions);
             }
             Event::RiskLimitsSet(set) => return self.portfolio.set_capital(seq, set.limits.capital_initial),
             _ => return Ok(()),

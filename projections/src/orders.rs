@@ -2,9 +2,9 @@
 //! `match (status, event)`, its fills, and every signal with its verdict.
 
 use crate::error::FoldError;
+use crate::id_map::IdMap;
 use crate::math::Checked;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use tradeledger_events::{
     Envelope, Event, ExitReason, FillId, Liquidity, Money, OrderFilled, OrderId, OrderSubmitted, OrderType, Price,
     Quantity, Seq, Side, SignalId, SignalReceived, StrategyId, Symbol, Timestamp,
@@ -146,11 +146,11 @@ impl Signal {
 /// Every order and signal of the journal, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderBook {
-    pub orders: BTreeMap<OrderId, Order>,
-    pub signals: BTreeMap<SignalId, Signal>,
+    pub orders: IdMap<OrderId, Order>,
+    pub signals: IdMap<SignalId, Signal>,
     /// Every fill id applied (ours and imported), with its seq: a repeated id
     /// is a defect, never a second fill.
-    pub fill_ids: BTreeMap<FillId, Seq>,
+    pub fill_ids: IdMap<FillId, Seq>,
 }
 
 impl OrderBook {

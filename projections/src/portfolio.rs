@@ -158,10 +158,7 @@ impl Portfolio {
         let math = Checked(seq);
         let before = match self.by_symbol.get(symbol) {
             Some(totals) => *totals,
-            None => {
-                self.by_symbol.insert(symbol.clone(), SymbolTotals::default());
-                SymbolTotals::default()
-            }
+            None => SymbolTotals::default(),
         };
         let after = symbol_totals(before, positions.open.get(symbol), math)?;
         let delta = |field: fn(&SymbolTotals) -> Money, what| math.sub(field(&after).get(), field(&before).get(), what);
@@ -174,9 +171,35 @@ impl Portfolio {
         self.exposure_net = move_by(self.exposure_net, value_change, "net exposure")?;
         let gross_change = math.sub(after.market_value.get().abs(), before.market_value.get().abs(), "exposure")?;
         self.exposure_gross = move_by(self.exposure_gross, gross_change, "gross exposure")?;
-        if let Some(totals) = self.by_symbol.get_mut(symbol) {
-            *totals = after;
+        match self.by_symbol.get_mut(symbol) {
+            Some(totals) => *totals = after,
+            None => {
+                self.by_symbol.insert(symbol.clone(), after);
+            }
         }
+        self.update_equity(math)
+    }
+
+    /// A tick moved a symbol's mark: only its unrealized PnL and market value
+    /// change, so only those move the totals (the hot path of a fold).
+    pub fn apply_mark(&mut self, seq: Seq, symbol: &Symbol, positions: &PositionBook) -> Result<(), FoldError> {
+        let Some(position) = positions.open.get(symbol) else { return Ok(()) };
+        let math = Checked(seq);
+        let Some(totals) = self.by_symbol.get_mut(symbol) else {
+            // Every fill refreshes its symbol, so an open position has totals;
+            // should it not, the full recomputation is still right.
+            return self.refresh_symbol(seq, symbol, positions);
+        };
+        let value = signed_market_value(position, math)?;
+        let unrealized_change = math.sub(position.unrealized_pnl.get(), totals.unrealized_pnl.get(), "unrealized")?;
+        let value_change = math.sub(value.get(), totals.market_value.get(), "market value")?;
+        let gross_change = math.sub(value.get().abs(), totals.market_value.get().abs(), "exposure")?;
+        totals.unrealized_pnl = position.unrealized_pnl;
+        totals.market_value = value;
+        self.unrealized_pnl = Money::of(math.add(self.unrealized_pnl.get(), unrealized_change, "unrealized")?);
+        self.market_value = Money::of(math.add(self.market_value.get(), value_change, "market value")?);
+        self.exposure_net = Money::of(math.add(self.exposure_net.get(), value_change, "net exposure")?);
+        self.exposure_gross = Money::of(math.add(self.exposure_gross.get(), gross_change, "gross exposure")?);
         self.update_equity(math)
     }
 
@@ -225,11 +248,16 @@ fn symbol_totals(before: SymbolTotals, open: Option<&Position>, math: Checked) -
             Money::of(math.add(totals.realized_pnl.get(), position.realized_pnl.get(), "realized")?);
         totals.fees = Money::of(math.add(totals.fees.get(), position.fees.get(), "fees")?);
         totals.unrealized_pnl = position.unrealized_pnl;
-        let value = math.mul(position.price_mark.get(), position.quantity.get(), "market value")?;
-        totals.market_value = Money::of(match position.side {
-            PositionSide::Long => value,
-            PositionSide::Short => -value,
-        });
+        totals.market_value = signed_market_value(position, math)?;
     }
     Ok(totals)
+}
+
+/// Mark × open quantity, negative for a short.
+fn signed_market_value(position: &Position, math: Checked) -> Result<Money, FoldError> {
+    let value = math.mul(position.price_mark.get(), position.quantity.get(), "market value")?;
+    Ok(Money::of(match position.side {
+        PositionSide::Long => value,
+        PositionSide::Short => -value,
+    }))
 }

@@ -192,7 +192,8 @@ fn open_position(fill: &FillFacts<'_>, quantity: Quantity, fee: Money) -> Result
         proceeds_closed: Money::ZERO,
         pnl_closed: Money::ZERO,
         fees: fee,
-        realized_pnl: Money::of(-fee.get()),
+        // 0 − fee rather than −fee: a zero fee must not leave a "−0".
+        realized_pnl: Money::of(Decimal::ZERO - fee.get()),
         unrealized_pnl: Money::ZERO,
         price_mark: fill.price,
         price_stop_loss: fill.price_stop_loss,

@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tradeledger_events::{
-    decimal_codec, BreakerCause, BreakerResetReason, Envelope, Event, ExitReason, PositionId, RiskLimits, Seq,
-    SignalId, Symbol, Timestamp, VenueConfigured,
+    decimal_codec, BreakerCause, BreakerResetReason, CircuitBreakerTripped, Envelope, Event, ExitReason, PositionId,
+    RiskLimits, Seq, SignalId, Symbol, Timestamp, VenueConfigured,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,21 +104,7 @@ impl RiskState {
                 }
             }
             Event::CircuitBreakerTripped(tripped) => {
-                let trip = BreakerTrip {
-                    cause: tripped.cause,
-                    measured: tripped.measured,
-                    limit: tripped.limit,
-                    seq: envelope.seq,
-                    time: envelope.time_event,
-                };
-                self.breaker_history.push(BreakerChange {
-                    seq: envelope.seq,
-                    time: envelope.time_event,
-                    trip: Some(trip.clone()),
-                    reset: None,
-                });
-                self.breaker_tripped = Some(trip);
-                let reason = format!("{:?} {} breached the limit {}", tripped.cause, tripped.measured, tripped.limit);
+                let reason = self.trip(envelope, tripped);
                 RiskEventRecord { reason: Some(reason), ..record(RiskEventKind::BreakerTripped) }
             }
             Event::CircuitBreakerReset(reset) => {
@@ -143,6 +129,25 @@ impl RiskState {
             _ => return,
         };
         self.events.push_front(entry);
+    }
+
+    /// Puts the breaker in the tripped state; returns what tripped it.
+    fn trip(&mut self, envelope: &Envelope, tripped: &CircuitBreakerTripped) -> String {
+        let trip = BreakerTrip {
+            cause: tripped.cause,
+            measured: tripped.measured,
+            limit: tripped.limit,
+            seq: envelope.seq,
+            time: envelope.time_event,
+        };
+        self.breaker_history.push(BreakerChange {
+            seq: envelope.seq,
+            time: envelope.time_event,
+            trip: Some(trip.clone()),
+            reset: None,
+        });
+        self.breaker_tripped = Some(trip);
+        format!("{:?} {} breached the limit {}", tripped.cause, tripped.measured, tripped.limit)
     }
 
     /// The newest `limit` risk events (the document's `get_risk_events`).

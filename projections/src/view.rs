@@ -142,7 +142,7 @@ impl LedgerView {
         LedgerView {
             seq: ledger.seq,
             positions,
-            orders: ledger.orders.orders.values().map(order_view).collect(),
+            orders: ledger.orders.orders.values_sorted().map(order_view).collect(),
             portfolio: PortfolioView {
                 realized_pnl: portfolio.realized_pnl,
                 unrealized_pnl: portfolio.unrealized_pnl,

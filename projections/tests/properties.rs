@@ -133,7 +133,7 @@ proptest! {
             prop_assert_eq!(totals.realized_pnl.get() + totals.unrealized_pnl.get(), expected, "{}", symbol);
             total += expected;
         }
-        prop_assert_eq!(Decimal::from(ledger.portfolio.total_pnl()), total);
+        prop_assert_eq!(ledger.portfolio.total_pnl(), total);
         prop_assert_eq!(ledger.portfolio.equity.get(), Decimal::from(1_000_000) + total);
     }
 

@@ -410,6 +410,34 @@ impl Journal {
         JournalError::Storage { dir: self.dir.clone(), operation, source }
     }
 
+    /// Stores `bytes` as the snapshot `name` anchored at `seq`, replacing the
+    /// previous one, in the `snapshots` tree: outside the append path and the
+    /// hash chain. Snapshots are disposable (the journal is the truth), so a
+    /// lost or damaged one only costs a longer fold; it is flushed, not fsynced.
+    pub fn save_snapshot(&self, name: &str, seq: Seq, bytes: &[u8]) -> Result<(), JournalError> {
+        if self.options.mode == OpenMode::ReadOnly {
+            return Err(JournalError::ReadOnly { dir: self.dir.clone() });
+        }
+        let store = self.store()?;
+        let tree = store.db.open_tree("snapshots").map_err(|source| self.storage("open the snapshots tree", source))?;
+        let mut value = Vec::with_capacity(8 + bytes.len());
+        value.extend_from_slice(&seq.get().to_le_bytes());
+        value.extend_from_slice(bytes);
+        tree.insert(name.as_bytes(), value).map_err(|source| self.storage("store a snapshot", source))?;
+        tree.flush().map(|_| ()).map_err(|source| self.storage("flush a snapshot", source))
+    }
+
+    /// The latest snapshot `name` and its seq, if one was saved.
+    pub fn load_snapshot(&self, name: &str) -> Result<Option<(Seq, Vec<u8>)>, JournalError> {
+        let store = self.store()?;
+        let tree = store.db.open_tree("snapshots").map_err(|source| self.storage("open the snapshots tree", source))?;
+        let value = tree.get(name.as_bytes()).map_err(|source| self.storage("read a snapshot", source))?;
+        Ok(value.and_then(|value| {
+            let seq = u64::from_le_bytes(value.get(..8)?.try_into().ok()?);
+            Some((Seq::new(seq), value[8..].to_vec()))
+        }))
+    }
+
     /// Stops the writer after it has committed everything queued, then makes
     /// the journal durable on disk and releases it.
     pub fn close(mut self) -> Result<(), JournalError> {
