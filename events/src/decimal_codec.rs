@@ -62,7 +62,7 @@ impl Visitor<'_> for DecimalTextVisitor {
     type Value = Decimal;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a decimal number written as a string or an integer")
+        formatter.write_str("a decimal number")
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Decimal, E> {
@@ -75,6 +75,16 @@ impl Visitor<'_> for DecimalTextVisitor {
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<Decimal, E> {
         Ok(Decimal::from(value))
+    }
+
+    /// A float from a format that has no decimal type (YAML, JSON): read
+    /// through its shortest round-trip text, so `0.8` becomes exactly 0.8
+    /// rather than the binary value nearest to it.
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Decimal, E> {
+        if !value.is_finite() {
+            return Err(E::custom(format!("{value} is not a decimal number")));
+        }
+        parse_decimal_text(&value.to_string()).map_err(E::custom)
     }
 }
 
