@@ -7,6 +7,7 @@
 pub mod config;
 pub mod demo;
 pub mod ledger;
+pub mod risk;
 
 pub use tradeledger_events as events;
 pub use tradeledger_projections as projections;

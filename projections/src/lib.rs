@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod id_map;
+pub mod market;
 mod math;
 pub mod orders;
 pub mod portfolio;
@@ -17,6 +18,7 @@ pub mod snapshot;
 pub mod view;
 
 pub use error::FoldError;
+pub use market::MarketState;
 pub use orders::{Order, OrderBook, OrderStatus, Signal, SignalVerdict};
 pub use portfolio::{Portfolio, SymbolTotals};
 pub use positions::{FillFacts, Position, PositionBook, PositionSide, PositionStatus};
@@ -37,6 +39,7 @@ pub struct Ledger {
     pub positions: PositionBook,
     pub portfolio: Portfolio,
     pub risk: RiskState,
+    pub market: MarketState,
 }
 
 impl Ledger {
@@ -51,6 +54,8 @@ impl Ledger {
         self.orders.apply(envelope)?;
         self.apply_to_positions(envelope)?;
         self.risk.apply(envelope);
+        let window = self.risk.limits.as_ref().and_then(|limits| limits.correlation_window);
+        self.market.apply(envelope, window);
         self.seq = envelope.seq;
         self.time = Some(envelope.time_event);
         Ok(())

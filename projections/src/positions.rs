@@ -117,15 +117,11 @@ pub struct PositionBook {
     pub open: BTreeMap<Symbol, Position>,
     /// Closed positions, in the order they closed.
     pub closed: Vec<Position>,
-    /// Latest price of each symbol: the last tick, or the last fill when no
-    /// tick has come since.
-    pub marks: BTreeMap<Symbol, Price>,
 }
 
 impl PositionBook {
     /// Applies one fill; returns the positions it closed (at most one).
     pub fn apply_fill(&mut self, fill: &FillFacts<'_>) -> Result<Option<Position>, FoldError> {
-        set_mark(&mut self.marks, fill.symbol, fill.price);
         let math = Checked(fill.seq);
         let mut closed = None;
         match self.open.remove(fill.symbol) {
@@ -155,21 +151,12 @@ impl PositionBook {
         Ok(closed)
     }
 
-    /// A tick moves the mark, and with it the open position's unrealized PnL.
+    /// A tick moves the mark — the last tick, or the last fill when no tick
+    /// has come since — and with it the open position's unrealized PnL.
     pub fn apply_tick(&mut self, seq: Seq, symbol: &Symbol, price: Price) -> Result<(), FoldError> {
-        set_mark(&mut self.marks, symbol, price);
         match self.open.get_mut(symbol) {
             Some(position) => mark_to(position, price, Checked(seq)),
             None => Ok(()),
-        }
-    }
-}
-
-fn set_mark(marks: &mut BTreeMap<Symbol, Price>, symbol: &Symbol, price: Price) {
-    match marks.get_mut(symbol) {
-        Some(mark) => *mark = price,
-        None => {
-            marks.insert(symbol.clone(), price);
         }
     }
 }

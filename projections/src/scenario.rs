@@ -8,6 +8,8 @@
 //! ```text
 //! at 2024-08-08T23:00:00Z
 //! limits capital=100000 position_max=1000000 exposure_max=5000000 drawdown_max=20 daily_loss_max=10
+//!        [symbols=BTCUSDT,ETHUSDT] [quantity_max=5] [notional_max=250000] [band=5] [rate=60]
+//!        [correlation=0.8 window=50 correlated_max=2000000] [reset=manual|next_utc_day]
 //! tick BTCUSDT 100 [size=1] [bid=99.9] [ask=100.1]
 //! signal S1 BTCUSDT buy 2 [limit=100] [stop=90] [take=120] [strategy=manual] [type=market|limit]
 //! pass S1
@@ -312,20 +314,39 @@ fn limits(words: &Words<'_>) -> Result<RiskLimits, String> {
     let percent = |key: &str, default: i64| -> Result<Decimal, String> {
         Ok(words.options.get(key).map(|text| decimal(text, key)).transpose()?.unwrap_or(Decimal::from(default)))
     };
+    let symbols = words
+        .options
+        .get("symbols")
+        .map(|list| {
+            let mut symbols = list
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<Symbol>, _>>()
+                .map_err(|e| format!("symbols: {e}"))?;
+            symbols.sort();
+            Ok::<_, String>(symbols)
+        })
+        .transpose()?;
+    let reset = match words.options.get("reset").copied() {
+        None | Some("manual") => BreakerResetPolicy::Manual,
+        Some("next_utc_day") => BreakerResetPolicy::NextUtcDay,
+        Some(other) => return Err(format!("reset `{other}` is not manual or next_utc_day")),
+    };
+    let optional = |key: &str| words.options.get(key).map(|text| decimal(text, key)).transpose();
     Ok(RiskLimits {
         capital_initial: money("capital", 1_000_000)?,
-        symbols: None,
+        symbols,
         notional_position_max: money("position_max", 1_000_000)?,
         exposure_total_max: money("exposure_max", 5_000_000)?,
         drawdown_max_percent: percent("drawdown_max", 20)?,
         daily_loss_max_percent: percent("daily_loss_max", 10)?,
-        order_quantity_max: None,
-        order_notional_max: None,
-        price_band_percent: None,
-        orders_per_minute_max: None,
-        correlation_max: None,
-        correlation_window: None,
-        correlated_exposure_max: None,
-        circuit_breaker_reset: BreakerResetPolicy::Manual,
+        order_quantity_max: words.option("quantity_max")?,
+        order_notional_max: optional("notional_max")?.map(Money::of),
+        price_band_percent: optional("band")?,
+        orders_per_minute_max: words.option("rate")?,
+        correlation_max: optional("correlation")?,
+        correlation_window: words.option("window")?,
+        correlated_exposure_max: optional("correlated_max")?.map(Money::of),
+        circuit_breaker_reset: reset,
     })
 }
