@@ -6,8 +6,10 @@
 
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod ledger;
 pub mod risk;
+pub mod venue;
 
 pub use tradeledger_events as events;
 pub use tradeledger_projections as projections;

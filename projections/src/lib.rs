@@ -52,6 +52,12 @@ impl Ledger {
         }
         self.portfolio.roll_day(envelope.time_event);
         self.orders.apply(envelope)?;
+        if let Event::OrderSubmitted(submitted) = &envelope.event {
+            let ticks = self.market.tick_count(&submitted.symbol);
+            if let Some(order) = self.orders.orders.get_mut(&submitted.order_id) {
+                order.symbol_ticks_at_submission = ticks;
+            }
+        }
         self.apply_to_positions(envelope)?;
         self.risk.apply(envelope);
         let window = self.risk.limits.as_ref().and_then(|limits| limits.correlation_window);

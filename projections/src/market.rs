@@ -16,6 +16,9 @@ pub struct TickSeen {
     pub price: Price,
     pub time: Timestamp,
     pub seq: Seq,
+    /// Ticks of this symbol so far, this one included: the simulated venue's
+    /// latency is counted in these.
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,11 +38,11 @@ impl MarketState {
     pub fn apply(&mut self, envelope: &Envelope, correlation_window: Option<u32>) {
         match &envelope.event {
             Event::PriceTicked(tick) => {
-                let seen = TickSeen { price: tick.price, time: envelope.time_event, seq: envelope.seq };
+                let seen = |count| TickSeen { price: tick.price, time: envelope.time_event, seq: envelope.seq, count };
                 match self.last_ticks.get_mut(&tick.symbol) {
-                    Some(last) => *last = seen,
+                    Some(last) => *last = seen(last.count.saturating_add(1)),
                     None => {
-                        self.last_ticks.insert(tick.symbol.clone(), seen);
+                        self.last_ticks.insert(tick.symbol.clone(), seen(1));
                     }
                 }
                 if let Some(window) = correlation_window {
@@ -59,6 +62,11 @@ impl MarketState {
             }
             _ => {}
         }
+    }
+
+    /// Ticks of `symbol` seen so far.
+    pub fn tick_count(&self, symbol: &Symbol) -> u64 {
+        self.last_ticks.get(symbol).map_or(0, |tick| tick.count)
     }
 
     /// Strategy orders sent in the minute before `time` (by event time).

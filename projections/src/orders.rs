@@ -5,6 +5,7 @@ use crate::error::FoldError;
 use crate::id_map::IdMap;
 use crate::math::Checked;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tradeledger_events::{
     Envelope, Event, ExitReason, FillId, Liquidity, Money, OrderFilled, OrderId, OrderSubmitted, OrderType, Price,
     Quantity, Seq, Side, SignalId, SignalReceived, StrategyId, Symbol, Timestamp,
@@ -100,6 +101,9 @@ pub struct Order {
     pub price_stop_loss: Option<Price>,
     pub price_take_profit: Option<Price>,
     pub cancel_requested: bool,
+    /// Ticks of the order's symbol seen when it was submitted; the venue's
+    /// latency counts from here.
+    pub symbol_ticks_at_submission: u64,
     pub seq_submitted: Seq,
     pub time_submitted: Timestamp,
     pub seq_last: Seq,
@@ -151,6 +155,9 @@ pub struct OrderBook {
     /// Every fill id applied (ours and imported), with its seq: a repeated id
     /// is a defect, never a second fill.
     pub fill_ids: IdMap<FillId, Seq>,
+    /// Open orders of each symbol, oldest first: what a venue works on a tick
+    /// without scanning every order ever sent.
+    pub working: BTreeMap<Symbol, Vec<OrderId>>,
 }
 
 impl OrderBook {
@@ -264,13 +271,31 @@ impl OrderBook {
             price_stop_loss,
             price_take_profit,
             cancel_requested: false,
+            symbol_ticks_at_submission: 0,
             seq_submitted: seq,
             time_submitted: envelope.time_event,
             seq_last: seq,
             fills: Vec::new(),
         };
         self.orders.insert(submitted.order_id.clone(), order);
+        self.working.entry(submitted.symbol.clone()).or_default().push(submitted.order_id.clone());
         Ok(())
+    }
+
+    /// Takes a finished order off its symbol's working list.
+    fn retire(&mut self, symbol: &Symbol, order_id: &OrderId) {
+        if let Some(ids) = self.working.get_mut(symbol) {
+            ids.retain(|id| id != order_id);
+            if ids.is_empty() {
+                self.working.remove(symbol);
+            }
+        }
+    }
+
+    /// Open orders of `symbol`, oldest first.
+    pub fn working_orders<'a>(&'a self, symbol: &Symbol) -> impl Iterator<Item = &'a Order> + 'a {
+        let ids = self.working.get(symbol).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().filter_map(|id| self.orders.get(id))
     }
 
     fn order_mut(&mut self, seq: Seq, order_id: &OrderId, event: &'static str) -> Result<&mut Order, FoldError> {
@@ -295,6 +320,10 @@ impl OrderBook {
         order.seq_last = seq;
         if reason.is_some() {
             order.reason = reason.cloned();
+        }
+        if !status.is_open() {
+            let symbol = order.symbol.clone();
+            self.retire(&symbol, order_id);
         }
         Ok(())
     }
@@ -359,6 +388,9 @@ impl OrderBook {
             liquidity: fill.liquidity,
         });
         self.fill_ids.insert(fill.fill_id.clone(), seq);
+        if !status.is_open() {
+            self.retire(&fill.symbol, &fill.order_id);
+        }
         Ok(())
     }
 }
