@@ -38,6 +38,9 @@ pub enum EngineError {
     /// rather than decide on a state it did not see.
     #[error("the journal was appended to outside the engine: expected seq {expected}, got {found}")]
     ForeignAppend { expected: Seq, found: Seq },
+    /// `handle_input` was given a decision; only inputs can be handled.
+    #[error("{event} is a decision, not an input the engine can handle")]
+    NotAnInput { event: &'static str },
 }
 
 /// A signal the risk manager turned down, with every check it ran.
@@ -108,6 +111,36 @@ impl TradingSystem {
         sequencer.apply_config(config, time).await?;
         sequencer.decide_undecided().await?;
         Ok(TradingSystem { sequencer: Mutex::new(sequencer) })
+    }
+
+    /// An engine that records nothing when it starts: for re-running a
+    /// journal's recorded inputs (configuration events included) through
+    /// `handle_input`, as an audit does.
+    pub async fn open_bare(journal: Journal, venue: Box<dyn Venue>) -> Result<TradingSystem, EngineError> {
+        let (ledger, _) = load_ledger(&journal)?;
+        Ok(TradingSystem { sequencer: Mutex::new(Sequencer { journal: Arc::new(journal), ledger, venue }) })
+    }
+
+    /// Handles any recorded input event exactly as the live call for it
+    /// would; a rejected signal is an outcome here, not an error.
+    pub async fn handle_input(&self, time: Timestamp, event: Event) -> Result<(), EngineError> {
+        let mut sequencer = self.sequencer.lock().await;
+        match event {
+            Event::SignalReceived(signal) => match sequencer.submit_signal(time, signal).await {
+                Ok(_) | Err(SubmitError::Rejected(_)) | Err(SubmitError::Conflict { .. }) => Ok(()),
+                Err(SubmitError::Engine(error)) => Err(*error),
+            },
+            Event::PriceTicked(tick) => sequencer.on_tick(time, tick).await,
+            Event::FillImported(fill) => sequencer.import_fill(time, fill).await,
+            Event::OrderCancelRequested(request) => sequencer.cancel_order(time, request.order_id).await,
+            Event::CircuitBreakerResetRequested(request) => {
+                sequencer.reset_circuit_breaker(time, &request.requested_by).await
+            }
+            event @ (Event::RiskLimitsSet(_) | Event::VenueConfigured(_) | Event::InputRejected(_)) => {
+                sequencer.record(vec![NewEvent::input(time, event)]).await.map(|_| ())
+            }
+            other => Err(EngineError::NotAnInput { event: other.name() }),
+        }
     }
 
     /// The document's `submit_trade_signal`: checks the signal, records the

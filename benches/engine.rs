@@ -1,0 +1,113 @@
+//! Engine benchmark, on a `Buffered` journal in the temp folder:
+//! - end to end: signal → risk check → order → simulated fill → position and
+//!   risk update (a signal, then the tick that fills it), latency p50/p99;
+//! - the pre-trade check alone;
+//! - a tick stream with one order every 10 ticks, in ticks/s.
+//!
+//! `cargo bench -p tradeledger --bench engine` (add `-- --quick` for less)
+
+use rust_decimal::Decimal;
+use std::time::{Duration, Instant};
+use tradeledger::config::Config;
+use tradeledger::engine::TradingSystem;
+use tradeledger::events::{Journal, JournalOptions, OrderType, PriceTicked, Side, SignalReceived, Timestamp};
+use tradeledger::risk::check_signal;
+
+fn time(step: u64) -> Timestamp {
+    Timestamp::from_unix_nanos(1_723_161_600_000_000_000 + step as i64 * 1_000_000)
+}
+
+fn tick(step: u64) -> PriceTicked {
+    PriceTicked {
+        symbol: "BTCUSDT".parse().unwrap(),
+        price: tradeledger::events::Price::new(Decimal::new(6_000_000 + (step % 500) as i64, 2)).unwrap(),
+        size: None,
+        price_bid: None,
+        price_ask: None,
+        time_venue: None,
+    }
+}
+
+fn signal(step: u64) -> SignalReceived {
+    SignalReceived {
+        signal_id: format!("s{step}").parse().unwrap(),
+        strategy_id: "bench".parse().unwrap(),
+        symbol: "BTCUSDT".parse().unwrap(),
+        side: if step % 2 == 0 { Side::Buy } else { Side::Sell },
+        quantity: Decimal::new(1, 3),
+        order_type: OrderType::Market,
+        price_limit: None,
+        price_stop_loss: None,
+        price_take_profit: None,
+    }
+}
+
+fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
+    samples.sort_unstable();
+    samples.get(((samples.len() as f64 - 1.0) * fraction) as usize).copied().unwrap_or_default()
+}
+
+async fn system(dir: &std::path::Path) -> TradingSystem {
+    let journal = Journal::open(dir, JournalOptions::buffered()).unwrap();
+    TradingSystem::open(journal, Config::default(), time(0)).await.unwrap()
+}
+
+async fn end_to_end(rounds: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let system = system(dir.path()).await;
+    system.on_tick(time(0), tick(0)).await.unwrap();
+    let mut latencies = Vec::with_capacity(rounds as usize);
+    let started = Instant::now();
+    for round in 1..=rounds {
+        let began = Instant::now();
+        system.submit_signal(time(round), signal(round)).await.unwrap();
+        system.on_tick(time(round), tick(round)).await.unwrap();
+        latencies.push(began.elapsed());
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "end to end (signal + filling tick)   {:>10.0} signals/s   p50 {:>8.1?}  p99 {:>8.1?}",
+        rounds as f64 / elapsed.as_secs_f64(),
+        percentile(&mut latencies, 0.50),
+        percentile(&mut latencies, 0.99)
+    );
+    let ledger = system.ledger().await;
+    let rounds_check = 10_000.min(rounds);
+    let checked = Instant::now();
+    for round in 0..rounds_check {
+        std::hint::black_box(check_signal(&ledger, &signal(round), time(round)));
+    }
+    println!(
+        "pre-trade check alone                {:>10.0} ns/check",
+        checked.elapsed().as_nanos() as f64 / rounds_check as f64
+    );
+    system.stop().await.unwrap();
+}
+
+async fn tick_stream(ticks: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let system = system(dir.path()).await;
+    let started = Instant::now();
+    for step in 1..=ticks {
+        system.on_tick(time(step), tick(step)).await.unwrap();
+        if step % 10 == 0 {
+            system.submit_signal(time(step), signal(step)).await.unwrap();
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "tick stream, an order every 10 ticks {:>10.0} ticks/s   ({ticks} ticks)",
+        ticks as f64 / elapsed.as_secs_f64()
+    );
+    system.stop().await.unwrap();
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let scale = if quick { 1 } else { 5 };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        end_to_end(2_000 * scale).await;
+        tick_stream(20_000 * scale).await;
+    });
+}
