@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tradeledger::config::Config;
 use tradeledger::engine::{SubmitError, TradingSystem};
 use tradeledger::events::{
-    Envelope, Event, Journal, JournalOptions, OrderId, OrderType, Price, PriceTicked, Quantity, RiskCheck, Seq, Side,
+    Envelope, Event, Journal, JournalOptions, OrderId, OrderType, PriceTicked, Quantity, RiskCheck, Seq, Side,
     SignalReceived, Timestamp, Verdict,
 };
 use tradeledger::projections::risk::RiskEventKind;
