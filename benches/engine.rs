@@ -33,7 +33,7 @@ fn signal(step: u64) -> SignalReceived {
         signal_id: format!("s{step}").parse().unwrap(),
         strategy_id: "bench".parse().unwrap(),
         symbol: "BTCUSDT".parse().unwrap(),
-        side: if step % 2 == 0 { Side::Buy } else { Side::Sell },
+        side: if step.is_multiple_of(2) { Side::Buy } else { Side::Sell },
         quantity: Decimal::new(1, 3),
         order_type: OrderType::Market,
         price_limit: None,
@@ -90,7 +90,7 @@ async fn tick_stream(ticks: u64) {
     let started = Instant::now();
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
-        if step % 10 == 0 {
+        if step.is_multiple_of(10) {
             system.submit_signal(time(step), signal(step)).await.unwrap();
         }
     }
