@@ -400,3 +400,36 @@ tick BTC 200
     ledger.risk.venue.as_mut().unwrap().latency_ticks = 2;
     assert!(SimulatedVenue.on_tick(&ledger, &tick("BTC", "200")).is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_of_inputs_records_exactly_what_one_call_per_input_records() {
+    let inputs: Vec<(Timestamp, Event)> = (0..60)
+        .flat_map(|step| {
+            let price = format!("{}", 100 + (step * 7) % 13);
+            let mut events = vec![(time(step), Event::PriceTicked(tick("BTC", &price)))];
+            if step % 4 == 0 {
+                let side = if step % 8 == 0 { Side::Buy } else { Side::Sell };
+                let stop = SignalReceived {
+                    price_stop_loss: Some(dec("95")),
+                    ..signal(&format!("s{step}"), "BTC", side, "2")
+                };
+                events.push((time(step), Event::SignalReceived(stop)));
+            }
+            events
+        })
+        .collect();
+    let one_by_one = tempfile::tempdir().unwrap();
+    let system = open(one_by_one.path(), "").await;
+    for (at, event) in inputs.clone() {
+        system.handle_input(at, event).await.unwrap();
+    }
+    system.stop().await.unwrap();
+    let batched = tempfile::tempdir().unwrap();
+    let system = open(batched.path(), "").await;
+    for chunk in inputs.chunks(17) {
+        system.handle_inputs(chunk.to_vec()).await.unwrap();
+    }
+    system.stop().await.unwrap();
+    assert_eq!(recorded_events(batched.path()), recorded_events(one_by_one.path()));
+    assert!(recorded_events(batched.path()).iter().any(|(_, _, _, event)| matches!(event, Event::OrderFilled(_))));
+}

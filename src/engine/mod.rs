@@ -1,0 +1,242 @@
+//! The trading engine: the source document's `TradingSystem`, with its three
+//! managers talking through the journal instead of to each other.
+//!
+//! One sequencer (behind an async mutex, as LMAX's single writer) handles
+//! every call in turn. For each input it stages the input, folds it into the
+//! ledger, asks the pure decision functions what follows (pre-trade checks,
+//! the venue, protective exits, the circuit breaker), and stages and folds
+//! those decisions; then it commits everything staged as one atomic journal
+//! append before the call returns. Nothing leaves the engine — no answer to
+//! a caller, no order to a venue — before it is committed, so every decision
+//! is recorded before it takes effect; the in-memory ledger only runs ahead
+//! of the journal inside a call. A failed commit stops the engine (reopen it
+//! to continue from the journal). Journal order is decision order, and
+//! re-running the recorded inputs reproduces the recorded decisions: ids come
+//! from seqs, times from the inputs.
+
+mod sequencer;
+
+use crate::config::Config;
+use crate::ledger::{load_ledger, save_ledger_snapshot, LoadError};
+use crate::venue::{SimulatedVenue, Venue};
+use sequencer::Sequencer;
+use tokio::sync::Mutex;
+use tradeledger_events::{
+    CheckOutcome, Event, FillImported, Journal, JournalError, OrderId, PriceTicked, Seq, SignalId, SignalReceived,
+    Timestamp,
+};
+use tradeledger_projections::risk::RiskEventRecord;
+use tradeledger_projections::view::{LedgerView, PortfolioView};
+use tradeledger_projections::{FoldError, Ledger, Order, Position, RiskLevel};
+
+/// Infrastructure failures; business rejections are `SubmitError::Rejected`.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("the journal cannot be folded: {0}")]
+    Fold(#[from] FoldError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Someone else appended to the engine's journal; the engine stops
+    /// rather than decide on a state it did not see.
+    #[error("the journal was appended to outside the engine: expected seq {expected}, got {found}")]
+    ForeignAppend { expected: Seq, found: Seq },
+    /// `handle_input` was given a decision; only inputs can be handled.
+    #[error("{event} is a decision, not an input the engine can handle")]
+    NotAnInput { event: &'static str },
+    /// An earlier failure stopped the engine; reopen it on the journal.
+    #[error("the engine stopped after an earlier failure ({reason}); reopen it on the journal")]
+    Stopped { reason: String },
+}
+
+/// A signal the risk manager turned down, with every check it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub signal_id: SignalId,
+    pub reason: String,
+    pub checks: Vec<CheckOutcome>,
+    /// Seq of the recorded `RiskCheckRejected`.
+    pub seq: Seq,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("signal {} rejected: {}", .0.signal_id, .0.reason)]
+    Rejected(Rejection),
+    /// The id was used before for a signal with other fields.
+    #[error("signal {signal_id} was already received at seq {seq} with different fields")]
+    Conflict { signal_id: SignalId, seq: Seq },
+    /// Boxed: infrastructure errors are large and rare.
+    #[error(transparent)]
+    Engine(Box<EngineError>),
+}
+
+impl From<EngineError> for SubmitError {
+    fn from(error: EngineError) -> Self {
+        SubmitError::Engine(Box::new(error))
+    }
+}
+
+/// Errors that leave the ledger out of step with the journal, so the engine
+/// must stop, as opposed to answers (a rejection) that are committed as usual.
+trait Outcome {
+    fn fatal(&self) -> Option<String>;
+}
+
+impl Outcome for EngineError {
+    fn fatal(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl Outcome for SubmitError {
+    fn fatal(&self) -> Option<String> {
+        match self {
+            SubmitError::Engine(error) => Some(error.to_string()),
+            SubmitError::Rejected(_) | SubmitError::Conflict { .. } => None,
+        }
+    }
+}
+
+/// The engine. Every method may be called from many tasks at once; calls are
+/// handled one at a time, in the order they take the sequencer.
+#[derive(Debug)]
+pub struct TradingSystem {
+    sequencer: Mutex<Sequencer>,
+}
+
+impl TradingSystem {
+    /// Starts on `journal` (restoring its state: snapshot + tail), records
+    /// `config` if it differs from the limits in force, and decides any
+    /// signal a crash left without a verdict. `time` dates the config events.
+    pub async fn open(journal: Journal, config: Config, time: Timestamp) -> Result<TradingSystem, EngineError> {
+        TradingSystem::open_with_venue(journal, config, time, Box::new(SimulatedVenue)).await
+    }
+
+    pub async fn open_with_venue(
+        journal: Journal,
+        config: Config,
+        time: Timestamp,
+        venue: Box<dyn Venue>,
+    ) -> Result<TradingSystem, EngineError> {
+        let system = TradingSystem::open_bare(journal, venue).await?;
+        {
+            let mut sequencer = system.sequencer.lock().await;
+            let staged = sequencer.stage_config(config, time).and_then(|()| sequencer.decide_undecided());
+            sequencer.finish(staged).await?;
+        }
+        Ok(system)
+    }
+
+    /// An engine that records nothing when it starts: for re-running a
+    /// journal's recorded inputs (configuration events included) through
+    /// `handle_input`, as an audit does.
+    pub async fn open_bare(journal: Journal, venue: Box<dyn Venue>) -> Result<TradingSystem, EngineError> {
+        let (ledger, restored) = load_ledger(&journal)?;
+        tracing::info!(dir = %journal.dir().display(), seq = %ledger.seq, ?restored, "engine starting");
+        Ok(TradingSystem { sequencer: Mutex::new(Sequencer::new(journal, ledger, venue)) })
+    }
+
+    /// Handles any recorded input event exactly as the live call for it
+    /// would; a rejected signal is an outcome here, not an error.
+    pub async fn handle_input(&self, time: Timestamp, event: Event) -> Result<(), EngineError> {
+        self.handle_inputs(vec![(time, event)]).await
+    }
+
+    /// Handles a batch of inputs in order and commits them, with every
+    /// decision they caused, as one journal append: the fast path for feeds.
+    pub async fn handle_inputs(&self, inputs: Vec<(Timestamp, Event)>) -> Result<(), EngineError> {
+        let mut sequencer = self.sequencer.lock().await;
+        sequencer.ensure_running()?;
+        let mut staged = Ok(());
+        for (time, event) in inputs {
+            staged = sequencer.stage_input(time, event);
+            if staged.is_err() {
+                break;
+            }
+        }
+        sequencer.finish(staged).await
+    }
+
+    /// The document's `submit_trade_signal`: checks the signal, records the
+    /// verdict and, when it passes, the order sent to the venue. Submitting
+    /// the same signal id again returns the first outcome without a second
+    /// order; the same id with other fields is a `Conflict`. An order the
+    /// venue rejected comes back with status `Rejected`.
+    pub async fn submit_signal(&self, time: Timestamp, signal: SignalReceived) -> Result<Order, SubmitError> {
+        let mut sequencer = self.sequencer.lock().await;
+        sequencer.ensure_running()?;
+        let staged = sequencer.stage_signal(time, signal);
+        sequencer.finish(staged).await
+    }
+
+    /// A market price: fills working orders, then checks stops, take-profits
+    /// and the circuit breaker.
+    pub async fn on_tick(&self, time: Timestamp, tick: PriceTicked) -> Result<(), EngineError> {
+        self.handle_input(time, Event::PriceTicked(tick)).await
+    }
+
+    /// An execution reported by an outside venue.
+    pub async fn import_fill(&self, time: Timestamp, fill: FillImported) -> Result<(), EngineError> {
+        self.handle_input(time, Event::FillImported(fill)).await
+    }
+
+    pub async fn cancel_order(&self, time: Timestamp, order_id: OrderId) -> Result<(), EngineError> {
+        let request = tradeledger_events::OrderCancelRequested { order_id };
+        self.handle_input(time, Event::OrderCancelRequested(request)).await
+    }
+
+    /// Resets a tripped circuit breaker (the explicit reset command).
+    pub async fn reset_circuit_breaker(&self, time: Timestamp, requested_by: &str) -> Result<(), EngineError> {
+        let request = tradeledger_events::CircuitBreakerResetRequested { requested_by: requested_by.to_owned() };
+        self.handle_input(time, Event::CircuitBreakerResetRequested(request)).await
+    }
+
+    /// Puts new limits and venue settings in force (recorded first).
+    pub async fn set_config(&self, time: Timestamp, config: Config) -> Result<(), EngineError> {
+        let mut sequencer = self.sequencer.lock().await;
+        sequencer.ensure_running()?;
+        let staged = sequencer.stage_config(config, time);
+        sequencer.finish(staged).await
+    }
+
+    pub async fn open_positions(&self) -> Vec<Position> {
+        self.sequencer.lock().await.ledger().positions.open.values().cloned().collect()
+    }
+
+    pub async fn orders(&self) -> Vec<Order> {
+        self.sequencer.lock().await.ledger().orders.orders.values_sorted().cloned().collect()
+    }
+
+    /// The document's `get_portfolio_metrics`.
+    pub async fn portfolio_metrics(&self) -> PortfolioView {
+        LedgerView::of(self.sequencer.lock().await.ledger()).portfolio
+    }
+
+    pub async fn risk_level(&self) -> RiskLevel {
+        self.sequencer.lock().await.ledger().risk_assessment().level
+    }
+
+    /// The newest `limit` risk events (the document's `get_risk_events`).
+    pub async fn risk_events(&self, limit: usize) -> Vec<RiskEventRecord> {
+        self.sequencer.lock().await.ledger().risk.latest_events(limit).cloned().collect()
+    }
+
+    /// The whole state, as of the last call handled.
+    pub async fn ledger(&self) -> Ledger {
+        self.sequencer.lock().await.ledger().clone()
+    }
+
+    /// Drains (no call is in progress once the lock is ours), saves a ledger
+    /// snapshot and closes the journal durably.
+    pub async fn stop(self) -> Result<(), EngineError> {
+        let sequencer = self.sequencer.into_inner();
+        sequencer.ensure_running()?;
+        let (journal, ledger) = sequencer.into_parts();
+        save_ledger_snapshot(&journal, &ledger)?;
+        tracing::info!(seq = %ledger.seq, "engine stopped");
+        journal.close()?;
+        Ok(())
+    }
+}

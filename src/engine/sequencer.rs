@@ -1,0 +1,417 @@
+//! The sequencer: stages inputs and decisions (folding each into the ledger
+//! under the seq the journal will give it), and commits what is staged as one
+//! atomic append at the end of every call.
+
+use super::{EngineError, Outcome, Rejection, SubmitError};
+use crate::config::Config;
+use crate::risk::post_trade::exit_already_working;
+use crate::risk::{breaker_breach, breaker_reset_due, check_signal, protective_exit};
+use crate::venue::Venue;
+use tradeledger_events::envelope::derive_event_id;
+use tradeledger_events::{
+    BreakerResetReason, CircuitBreakerReset, Envelope, Event, ExitReason, FillImported, ForcedExitTriggered, Hash,
+    Journal, NewEvent, OrderId, OrderSubmitted, OrderType, Price, PriceTicked, Quantity, RiskCheckPassed,
+    RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Timestamp, SCHEMA_VERSION,
+};
+use tradeledger_projections::{FoldError, Ledger, Order, Position, PositionSide, SignalVerdict};
+
+/// What a decision needs of the event that caused it.
+#[derive(Debug, Clone, Copy)]
+struct Cause {
+    seq: Seq,
+    correlation_seq: Seq,
+    time_event: Timestamp,
+}
+
+#[derive(Debug)]
+pub(super) struct Sequencer {
+    journal: Journal,
+    ledger: Ledger,
+    venue: Box<dyn Venue>,
+    /// Staged in this call, folded into `ledger`, not yet in the journal.
+    pending: Vec<NewEvent>,
+    /// The last seq the journal has acknowledged.
+    committed: Seq,
+    /// Set when the ledger may be out of step with the journal.
+    failure: Option<String>,
+}
+
+impl Sequencer {
+    pub(super) fn new(journal: Journal, ledger: Ledger, venue: Box<dyn Venue>) -> Sequencer {
+        let committed = ledger.seq;
+        Sequencer { journal, ledger, venue, pending: Vec::new(), committed, failure: None }
+    }
+
+    pub(super) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub(super) fn into_parts(self) -> (Journal, Ledger) {
+        (self.journal, self.ledger)
+    }
+
+    pub(super) fn ensure_running(&self) -> Result<(), EngineError> {
+        match &self.failure {
+            Some(reason) => Err(EngineError::Stopped { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends a call: commits what it staged, unless it failed in a way that
+    /// leaves the ledger out of step with the journal, which stops the engine.
+    pub(super) async fn finish<T, E: Outcome + From<EngineError>>(&mut self, staged: Result<T, E>) -> Result<T, E> {
+        if let Some(reason) = staged.as_ref().err().and_then(Outcome::fatal) {
+            self.stop_with(reason);
+            return staged;
+        }
+        self.commit().await.map_err(E::from)?;
+        staged
+    }
+
+    fn stop_with(&mut self, reason: String) {
+        tracing::error!(%reason, "engine stopped; reopen it on the journal to continue");
+        self.failure = Some(reason);
+        self.pending.clear();
+    }
+
+    async fn commit(&mut self) -> Result<(), EngineError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.pending);
+        let (count, expected) = (events.len(), Seq::new(self.committed.get() + 1));
+        let recorded = match self.journal.append(events).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                self.stop_with(error.to_string());
+                return Err(error.into());
+            }
+        };
+        match (recorded.first(), recorded.last()) {
+            (Some(first), Some(last)) if first.seq == expected && recorded.len() == count => {
+                self.committed = last.seq;
+                Ok(())
+            }
+            _ => {
+                let found = recorded.first().map_or(self.committed, |envelope| envelope.seq);
+                self.stop_with(format!("the journal gave seq {found} where {expected} was due"));
+                Err(EngineError::ForeignAppend { expected, found })
+            }
+        }
+    }
+
+    /// Folds `new` in as the next seq and queues it for the commit.
+    fn stage_one(&mut self, new: NewEvent) -> Result<Cause, EngineError> {
+        let seq = Seq::new(self.ledger.seq.get() + 1);
+        let correlation_seq = new.correlation_seq.unwrap_or(seq);
+        // Hashes are the journal's to compute; the fold does not read them.
+        let envelope = Envelope {
+            seq,
+            event_id: derive_event_id(self.journal.journal_id(), seq),
+            time_event: new.time_event,
+            time_recorded: new.time_event,
+            correlation_seq,
+            causation_seq: new.causation_seq,
+            schema_version: SCHEMA_VERSION,
+            hash_previous: Hash::ZERO,
+            hash: Hash::ZERO,
+            event: new.event,
+        };
+        self.ledger.apply(&envelope)?;
+        let cause = Cause { seq, correlation_seq, time_event: envelope.time_event };
+        self.pending.push(NewEvent {
+            time_event: envelope.time_event,
+            correlation_seq: Some(correlation_seq),
+            causation_seq: envelope.causation_seq,
+            event: envelope.event,
+        });
+        Ok(cause)
+    }
+
+    fn stage(&mut self, events: Vec<NewEvent>) -> Result<(), EngineError> {
+        events.into_iter().try_for_each(|new| self.stage_one(new).map(|_| ()))
+    }
+
+    fn input(&mut self, time: Timestamp, event: Event) -> Result<Cause, EngineError> {
+        self.stage_one(NewEvent::input(time, event))
+    }
+
+    /// Decisions in a causal chain: the first caused by `cause`, each next
+    /// one by the one before it (their seqs are the next ones to be staged).
+    fn chain(&self, cause: Cause, events: Vec<Event>) -> Vec<NewEvent> {
+        let first = self.ledger.seq.get() + 1;
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| NewEvent {
+                time_event: cause.time_event,
+                correlation_seq: Some(cause.correlation_seq),
+                causation_seq: Some(if index == 0 { cause.seq } else { Seq::new(first + index as u64 - 1) }),
+                event,
+            })
+            .collect()
+    }
+
+    /// Decisions each caused directly by `cause`.
+    fn fan_out(cause: Cause, events: Vec<Event>) -> Vec<NewEvent> {
+        events
+            .into_iter()
+            .map(|event| NewEvent {
+                time_event: cause.time_event,
+                correlation_seq: Some(cause.correlation_seq),
+                causation_seq: Some(cause.seq),
+                event,
+            })
+            .collect()
+    }
+
+    pub(super) fn stage_config(&mut self, config: Config, time: Timestamp) -> Result<(), EngineError> {
+        if self.ledger.risk.limits.as_ref() != Some(&config.limits) {
+            tracing::info!(%time, "risk limits recorded");
+            self.input(time, Event::RiskLimitsSet(RiskLimitsSet { limits: Box::new(config.limits) }))?;
+        }
+        if self.ledger.risk.venue.as_ref() != Some(&config.venue) {
+            self.input(time, Event::VenueConfigured(config.venue))?;
+        }
+        Ok(())
+    }
+
+    fn reset_breaker_if_due(&mut self, time: Timestamp) -> Result<(), EngineError> {
+        if breaker_reset_due(&self.ledger, time) {
+            tracing::warn!(%time, "circuit breaker reset: new UTC trading day");
+            let reset = CircuitBreakerReset { reason: BreakerResetReason::NewTradingDay };
+            self.input(time, Event::CircuitBreakerReset(reset))?;
+        }
+        Ok(())
+    }
+
+    /// Stages one input and everything it causes.
+    pub(super) fn stage_input(&mut self, time: Timestamp, event: Event) -> Result<(), EngineError> {
+        match event {
+            Event::SignalReceived(signal) => match self.stage_signal(time, signal) {
+                Ok(_) | Err(SubmitError::Rejected(_)) | Err(SubmitError::Conflict { .. }) => Ok(()),
+                Err(SubmitError::Engine(error)) => Err(*error),
+            },
+            Event::PriceTicked(tick) => self.stage_tick(time, tick),
+            Event::FillImported(fill) => self.stage_fill_import(time, fill),
+            Event::OrderCancelRequested(request) => self.stage_cancel(time, request),
+            Event::CircuitBreakerResetRequested(request) => self.stage_reset(time, request),
+            event @ (Event::RiskLimitsSet(_) | Event::VenueConfigured(_) | Event::InputRejected(_)) => {
+                self.input(time, event).map(|_| ())
+            }
+            other => Err(EngineError::NotAnInput { event: other.name() }),
+        }
+    }
+}
+
+impl Sequencer {
+    pub(super) fn stage_signal(&mut self, time: Timestamp, signal: SignalReceived) -> Result<Order, SubmitError> {
+        let received = match self.ledger.orders.signals.get(&signal.signal_id) {
+            Some(existing) if existing.received != signal => {
+                return Err(SubmitError::Conflict { signal_id: signal.signal_id, seq: existing.seq });
+            }
+            Some(existing) if existing.verdict.is_some() => return self.first_outcome(&signal.signal_id),
+            // Received before a crash, never decided: decide it now.
+            Some(existing) => Cause { seq: existing.seq, correlation_seq: existing.seq, time_event: existing.time },
+            None => {
+                self.reset_breaker_if_due(time)?;
+                self.input(time, Event::SignalReceived(signal.clone()))?
+            }
+        };
+        self.decide_signal(received, &signal)
+    }
+
+    fn decide_signal(&mut self, received: Cause, signal: &SignalReceived) -> Result<Order, SubmitError> {
+        let verdict = check_signal(&self.ledger, signal, received.time_event);
+        let (Some(quantity), None) = (Quantity::new(signal.quantity).ok(), &verdict.rejection) else {
+            let reason = verdict.rejection.unwrap_or_else(|| format!("quantity {} is not valid", signal.quantity));
+            tracing::warn!(signal = %signal.signal_id, %reason, "signal rejected by the risk manager");
+            let seq = Seq::new(self.ledger.seq.get() + 1);
+            let rejected = RiskCheckRejected {
+                signal_id: signal.signal_id.clone(),
+                checks: verdict.checks.clone(),
+                reason: reason.clone(),
+            };
+            let events = self.chain(received, vec![Event::RiskCheckRejected(rejected)]);
+            self.stage(events)?;
+            let rejection = Rejection { signal_id: signal.signal_id.clone(), reason, checks: verdict.checks, seq };
+            return Err(SubmitError::Rejected(rejection));
+        };
+        let order_id = OrderId::try_from(format!("O{}", received.seq).as_str())
+            .map_err(|_| EngineError::Fold(FoldError::Overflow { seq: received.seq, what: "order id" }))?;
+        let submitted = OrderSubmitted {
+            order_id: order_id.clone(),
+            signal_id: Some(signal.signal_id.clone()),
+            symbol: signal.symbol.clone(),
+            side: signal.side,
+            order_type: signal.order_type,
+            quantity,
+            price_limit: signal.price_limit.and_then(|price| Price::new(price).ok()),
+            reduce_only: false,
+            exit_reason: None,
+        };
+        let answer = self.venue.on_order(&self.ledger, &submitted);
+        let passed = RiskCheckPassed { signal_id: signal.signal_id.clone(), checks: verdict.checks };
+        let events =
+            self.chain(received, vec![Event::RiskCheckPassed(passed), Event::OrderSubmitted(submitted), answer]);
+        self.stage(events)?;
+        tracing::info!(order = %order_id, side = ?signal.side, quantity = %signal.quantity, symbol = %signal.symbol, "order submitted");
+        self.first_outcome(&signal.signal_id)
+    }
+
+    /// What the engine answered when `signal_id` was first submitted.
+    fn first_outcome(&self, signal_id: &SignalId) -> Result<Order, SubmitError> {
+        let signal = self.ledger.orders.signals.get(signal_id);
+        let order = signal.and_then(|signal| signal.order_id.as_ref()).and_then(|id| self.ledger.orders.orders.get(id));
+        match (signal, order) {
+            (_, Some(order)) => Ok(order.clone()),
+            (Some(signal), None) if signal.verdict == Some(SignalVerdict::Rejected) => {
+                let seq = signal.seq_verdict.unwrap_or(signal.seq);
+                let recorded = self.journal.read(seq).map_err(EngineError::from)?;
+                let checks = match recorded.map(|envelope| envelope.event) {
+                    Some(Event::RiskCheckRejected(rejected)) => rejected.checks,
+                    _ => Vec::new(),
+                };
+                let reason = signal.reason_rejected.clone().unwrap_or_default();
+                Err(SubmitError::Rejected(Rejection { signal_id: signal_id.clone(), reason, checks, seq }))
+            }
+            _ => Err(SubmitError::from(EngineError::Fold(FoldError::UnknownSignal {
+                seq: self.ledger.seq,
+                signal_id: signal_id.clone(),
+                event: "a resubmission",
+            }))),
+        }
+    }
+
+    /// Decides, in seq order, every signal recorded without a verdict (an
+    /// engine that died between receiving and deciding).
+    pub(super) fn decide_undecided(&mut self) -> Result<(), EngineError> {
+        let mut undecided: Vec<(Seq, SignalReceived)> = self
+            .ledger
+            .orders
+            .signals
+            .values_sorted()
+            .filter(|signal| signal.verdict.is_none())
+            .map(|signal| (signal.seq, signal.received.clone()))
+            .collect();
+        undecided.sort_by_key(|(seq, _)| *seq);
+        for (seq, signal) in undecided {
+            tracing::warn!(%seq, signal = %signal.signal_id, "deciding a signal recorded before a crash");
+            match self.stage_signal(Timestamp::default(), signal) {
+                Ok(_) | Err(SubmitError::Rejected(_)) | Err(SubmitError::Conflict { .. }) => {}
+                Err(SubmitError::Engine(error)) => return Err(*error),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Sequencer {
+    fn stage_tick(&mut self, time: Timestamp, tick: PriceTicked) -> Result<(), EngineError> {
+        self.reset_breaker_if_due(time)?;
+        let (symbol, price) = (tick.symbol.clone(), tick.price);
+        let cause = self.input(time, Event::PriceTicked(tick.clone()))?;
+        let fills = self.venue.on_tick(&self.ledger, &tick);
+        for fill in &fills {
+            if let Event::OrderFilled(fill) = fill {
+                tracing::info!(order = %fill.order_id, quantity = %fill.quantity, price = %fill.price, "order filled");
+            }
+        }
+        self.stage(Sequencer::fan_out(cause, fills))?;
+        if let Some((position, reason)) = protective_exit(&self.ledger, &symbol, price) {
+            tracing::warn!(%symbol, %price, ?reason, "protective exit triggered");
+            let events = self.exit_events(cause, position, reason, price);
+            let chained = self.chain(cause, events);
+            self.stage(chained)?;
+        }
+        self.check_breaker(cause)
+    }
+
+    fn stage_fill_import(&mut self, time: Timestamp, fill: FillImported) -> Result<(), EngineError> {
+        self.reset_breaker_if_due(time)?;
+        let cause = self.input(time, Event::FillImported(fill))?;
+        self.check_breaker(cause)
+    }
+
+    fn stage_cancel(
+        &mut self,
+        time: Timestamp,
+        request: tradeledger_events::OrderCancelRequested,
+    ) -> Result<(), EngineError> {
+        let order_id = request.order_id.clone();
+        let cause = self.input(time, Event::OrderCancelRequested(request))?;
+        let answer = self.venue.on_cancel(&self.ledger, &order_id, "requested");
+        self.stage(Sequencer::fan_out(cause, answer.into_iter().collect()))
+    }
+
+    fn stage_reset(
+        &mut self,
+        time: Timestamp,
+        request: tradeledger_events::CircuitBreakerResetRequested,
+    ) -> Result<(), EngineError> {
+        let requested_by = request.requested_by.clone();
+        let cause = self.input(time, Event::CircuitBreakerResetRequested(request))?;
+        if self.ledger.risk.breaker_tripped.is_none() {
+            return Ok(());
+        }
+        tracing::warn!(%requested_by, "circuit breaker reset on request");
+        let reset = Event::CircuitBreakerReset(CircuitBreakerReset { reason: BreakerResetReason::Requested });
+        self.stage(Sequencer::fan_out(cause, vec![reset]))
+    }
+
+    /// Trips the breaker on a breach: flattens every open position with
+    /// reduce-only exits and cancels working strategy orders.
+    fn check_breaker(&mut self, cause: Cause) -> Result<(), EngineError> {
+        let Some(trip) = breaker_breach(&self.ledger) else { return Ok(()) };
+        tracing::error!(cause = ?trip.cause, measured = %trip.measured, limit = %trip.limit, "circuit breaker tripped");
+        let mut events = vec![Event::CircuitBreakerTripped(trip)];
+        for position in self.ledger.positions.open.values() {
+            if !exit_already_working(&self.ledger, &position.symbol) {
+                events.extend(self.exit_events(cause, position, ExitReason::CircuitBreaker, position.price_mark));
+            }
+        }
+        let strategy_orders: Vec<OrderId> = self
+            .ledger
+            .orders
+            .working
+            .values()
+            .flatten()
+            .filter(|id| self.ledger.orders.orders.get(id).is_some_and(|order| !order.reduce_only))
+            .cloned()
+            .collect();
+        for order_id in strategy_orders {
+            events.extend(self.venue.on_cancel(&self.ledger, &order_id, "circuit breaker tripped"));
+        }
+        self.stage(Sequencer::fan_out(cause, events))
+    }
+
+    /// The forced exit of one position: the trigger, a reduce-only market
+    /// order for its whole quantity, and the venue's answer.
+    fn exit_events(&self, cause: Cause, position: &Position, reason: ExitReason, price: Price) -> Vec<Event> {
+        let Ok(order_id) = OrderId::try_from(format!("X{}-{}", cause.seq, position.position_id).as_str()) else {
+            return Vec::new();
+        };
+        let submitted = OrderSubmitted {
+            order_id,
+            signal_id: None,
+            symbol: position.symbol.clone(),
+            side: match position.side {
+                PositionSide::Long => Side::Sell,
+                PositionSide::Short => Side::Buy,
+            },
+            order_type: OrderType::Market,
+            quantity: position.quantity,
+            price_limit: None,
+            reduce_only: true,
+            exit_reason: Some(reason),
+        };
+        let answer = self.venue.on_order(&self.ledger, &submitted);
+        let trigger = ForcedExitTriggered {
+            position_id: position.position_id.clone(),
+            symbol: position.symbol.clone(),
+            reason,
+            price_trigger: price,
+        };
+        vec![Event::ForcedExitTriggered(trigger), Event::OrderSubmitted(submitted), answer]
+    }
+}
