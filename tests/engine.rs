@@ -205,6 +205,13 @@ async fn the_circuit_breaker_flattens_halts_and_resets() {
     let ledger = system.ledger().await;
     assert!(ledger.risk.breaker_tripped.is_none());
     assert_eq!(ledger.risk.breaker_history.len(), 2);
+    // Equity stays 10.5 % under its old peak, but the breaker measures from
+    // the reset: trading resumes, and the next tick does not trip it again.
+    system.submit_signal(time(8), signal("s3", "BTC", Side::Buy, "1")).await.unwrap();
+    system.on_tick(time(9), tick("BTC", "79")).await.unwrap();
+    let ledger = system.ledger().await;
+    assert!(ledger.risk.breaker_tripped.is_none(), "no re-trip on the old peak");
+    assert_eq!(ledger.positions.open.len(), 1);
     system.stop().await.unwrap();
 }
 
@@ -432,4 +439,27 @@ async fn a_batch_of_inputs_records_exactly_what_one_call_per_input_records() {
     system.stop().await.unwrap();
     assert_eq!(recorded_events(batched.path()), recorded_events(one_by_one.path()));
     assert!(recorded_events(batched.path()).iter().any(|(_, _, _, event)| matches!(event, Event::OrderFilled(_))));
+}
+
+/// Feeds the inputs of each `fixtures/engine/*.txt` timeline through the
+/// engine and snapshots the resulting projections.
+#[tokio::test]
+async fn engine_scenarios_match_their_snapshots() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine");
+    let mut names: Vec<_> = std::fs::read_dir(&fixtures).unwrap().map(|entry| entry.unwrap().path()).collect();
+    names.sort();
+    assert!(names.len() >= 3);
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let inputs = tradeledger::projections::scenario::events(&text).unwrap();
+        assert!(inputs.iter().all(|(_, new)| new.event.is_input()), "{}: engine fixtures hold inputs only", path.display());
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), JournalOptions::buffered()).unwrap();
+        let system = TradingSystem::open_bare(journal, Box::new(SimulatedVenue)).await.unwrap();
+        system.handle_inputs(inputs.into_iter().map(|(_, new)| (new.time_event, new.event)).collect()).await.unwrap();
+        let view = tradeledger::projections::view::LedgerView::of(&system.ledger().await);
+        system.stop().await.unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        insta::assert_yaml_snapshot!(format!("engine__{name}"), view);
+    }
 }

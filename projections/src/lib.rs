@@ -60,6 +60,9 @@ impl Ledger {
         }
         self.apply_to_positions(envelope)?;
         self.risk.apply(envelope);
+        if let Event::CircuitBreakerReset(_) = &envelope.event {
+            self.portfolio.restart_breaker_references();
+        }
         let window = self.risk.limits.as_ref().and_then(|limits| limits.correlation_window);
         self.market.apply(envelope, window);
         self.seq = envelope.seq;

@@ -67,11 +67,18 @@ pub struct Portfolio {
     /// `capital_initial + realized_pnl + unrealized_pnl`.
     pub equity: Money,
     pub equity_peak: Money,
+    /// The highest equity since the circuit breaker was last reset: the
+    /// breaker's drawdown is measured from here, so a reset lets trading
+    /// resume instead of re-tripping on an old peak.
+    pub equity_peak_breaker: Money,
     /// The deepest drawdown seen at any event, as the pair it was measured on.
     pub drawdown_worst: Option<DrawdownPoint>,
     /// UTC day (days since the epoch) of the latest event, from event times.
     pub day: Option<i64>,
     pub equity_day_start: Money,
+    /// What the breaker measures the day's loss from: the day's starting
+    /// equity, or the equity at a breaker reset later that day.
+    pub equity_day_start_breaker: Money,
     pub positions_closed: u64,
     pub wins: u64,
     pub losses: u64,
@@ -85,6 +92,25 @@ impl Portfolio {
     /// Current drawdown below the equity peak, in percent.
     pub fn drawdown_percentage(&self) -> Decimal {
         percentage_below(self.equity_peak.get(), self.equity.get())
+    }
+
+    /// Drawdown below the peak since the last breaker reset, in percent:
+    /// what the circuit breaker and the pre-trade drawdown check measure.
+    pub fn drawdown_breaker_percentage(&self) -> Decimal {
+        percentage_below(self.equity_peak_breaker.get(), self.equity.get())
+    }
+
+    /// The day's loss since the breaker's day reference, in percent (zero
+    /// for a gain): what the breaker and the pre-trade daily-loss check use.
+    pub fn daily_loss_breaker_percentage(&self) -> Decimal {
+        percentage_below(self.equity_day_start_breaker.get(), self.equity.get()).max(Decimal::ZERO)
+    }
+
+    /// A breaker reset is an acknowledgement of the losses so far: drawdown
+    /// and the day's loss are measured from today's equity from here on.
+    pub fn restart_breaker_references(&mut self) {
+        self.equity_peak_breaker = self.equity;
+        self.equity_day_start_breaker = self.equity;
     }
 
     /// Largest (peak − equity) / peak × 100 seen at any event.
@@ -116,6 +142,7 @@ impl Portfolio {
         if self.day.is_none_or(|current| day > current) {
             self.day = Some(day);
             self.equity_day_start = self.equity;
+            self.equity_day_start_breaker = self.equity;
         }
     }
 
@@ -127,7 +154,10 @@ impl Portfolio {
         self.capital_initial = capital;
         self.equity = Money::of(math.add(self.equity.get(), delta, "equity")?);
         self.equity_peak = Money::of(math.add(self.equity_peak.get(), delta, "equity peak")?);
+        self.equity_peak_breaker = Money::of(math.add(self.equity_peak_breaker.get(), delta, "breaker peak")?);
         self.equity_day_start = Money::of(math.add(self.equity_day_start.get(), delta, "day start")?);
+        self.equity_day_start_breaker =
+            Money::of(math.add(self.equity_day_start_breaker.get(), delta, "breaker day start")?);
         if let Some(point) = &mut self.drawdown_worst {
             point.equity_peak = Money::of(math.add(point.equity_peak.get(), delta, "drawdown peak")?);
             point.equity = Money::of(math.add(point.equity.get(), delta, "drawdown equity")?);
@@ -207,6 +237,9 @@ impl Portfolio {
         let pnl = math.add(self.realized_pnl.get(), self.unrealized_pnl.get(), "total pnl")?;
         let equity = math.add(self.capital_initial.get(), pnl, "equity")?;
         self.equity = Money::of(equity);
+        if equity > self.equity_peak_breaker.get() {
+            self.equity_peak_breaker = self.equity;
+        }
         if equity > self.equity_peak.get() {
             self.equity_peak = self.equity;
             return Ok(());

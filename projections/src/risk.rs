@@ -215,10 +215,10 @@ pub fn assess(risk: &RiskState, portfolio: &Portfolio, positions: &PositionBook)
         .map(|position| position.price_mark.get().checked_mul(position.quantity.get()).unwrap_or(Decimal::MAX))
         .max()
         .unwrap_or_default();
-    let daily_loss = (-portfolio.daily_pnl_percentage()).max(Decimal::ZERO);
+    let daily_loss = portfolio.daily_loss_breaker_percentage();
     let utilization_position = fraction(largest_position, limits.notional_position_max.get());
     let utilization_exposure = fraction(portfolio.exposure_gross.get(), limits.exposure_total_max.get());
-    let utilization_drawdown = fraction(portfolio.drawdown_percentage(), limits.drawdown_max_percent);
+    let utilization_drawdown = fraction(portfolio.drawdown_breaker_percentage(), limits.drawdown_max_percent);
     let utilization_daily_loss = fraction(daily_loss, limits.daily_loss_max_percent);
     let utilization_max =
         utilization_position.max(utilization_exposure).max(utilization_drawdown).max(utilization_daily_loss);

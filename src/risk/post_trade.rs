@@ -41,14 +41,15 @@ pub fn exit_already_working(ledger: &Ledger, symbol: &Symbol) -> bool {
 
 /// The breach that trips the breaker now, if it is not tripped already: the
 /// current drawdown above `MAX_DRAWDOWN`, or the day's loss above
-/// `DAILY_LOSS_LIMIT` (both in percent). The drawdown is the current one,
-/// not the worst ever seen, so a reset is not undone by history.
+/// `DAILY_LOSS_LIMIT` (both in percent). Both are measured from the last
+/// reset when there was one that day, so a reset is not undone by the
+/// losses it acknowledged.
 pub fn breaker_breach(ledger: &Ledger) -> Option<CircuitBreakerTripped> {
     let limits = ledger.risk.limits.as_ref()?;
     if ledger.risk.breaker_tripped.is_some() {
         return None;
     }
-    let drawdown = ledger.portfolio.drawdown_percentage().round_dp(6);
+    let drawdown = ledger.portfolio.drawdown_breaker_percentage().round_dp(6);
     if drawdown > limits.drawdown_max_percent {
         return Some(CircuitBreakerTripped {
             cause: BreakerCause::Drawdown,
@@ -56,7 +57,7 @@ pub fn breaker_breach(ledger: &Ledger) -> Option<CircuitBreakerTripped> {
             limit: limits.drawdown_max_percent,
         });
     }
-    let daily_loss = (-ledger.portfolio.daily_pnl_percentage()).round_dp(6);
+    let daily_loss = ledger.portfolio.daily_loss_breaker_percentage().round_dp(6);
     (daily_loss > limits.daily_loss_max_percent).then_some(CircuitBreakerTripped {
         cause: BreakerCause::DailyLoss,
         measured: daily_loss,

@@ -272,14 +272,16 @@ fn check_total_exposure(context: &Context<'_>) -> CheckOutcome {
 
 fn check_drawdown(context: &Context<'_>) -> CheckOutcome {
     let Some(limits) = context.limits else { return skipped(RiskCheck::Drawdown) };
-    let drawdown = context.ledger.portfolio.drawdown_percentage().round_dp(6);
+    // From the peak since the last breaker reset, as the breaker measures it.
+    let drawdown = context.ledger.portfolio.drawdown_breaker_percentage().round_dp(6);
     let max = limits.drawdown_max_percent;
     outcome(RiskCheck::Drawdown, Some(drawdown), Some(max), drawdown < max || context.reduces_risk)
 }
 
 fn check_daily_loss(context: &Context<'_>) -> CheckOutcome {
     let Some(limits) = context.limits else { return skipped(RiskCheck::DailyLoss) };
-    let loss = (-context.ledger.portfolio.daily_pnl_percentage()).max(Decimal::ZERO).round_dp(6);
+    // From the day's start, or from a breaker reset later that day.
+    let loss = context.ledger.portfolio.daily_loss_breaker_percentage().round_dp(6);
     let max = limits.daily_loss_max_percent;
     outcome(RiskCheck::DailyLoss, Some(loss), Some(max), loss < max || context.reduces_risk)
 }
