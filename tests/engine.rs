@@ -452,7 +452,11 @@ async fn engine_scenarios_match_their_snapshots() {
     for path in names {
         let text = std::fs::read_to_string(&path).unwrap();
         let inputs = tradeledger::projections::scenario::events(&text).unwrap();
-        assert!(inputs.iter().all(|(_, new)| new.event.is_input()), "{}: engine fixtures hold inputs only", path.display());
+        assert!(
+            inputs.iter().all(|(_, new)| new.event.is_input()),
+            "{}: engine fixtures hold inputs only",
+            path.display()
+        );
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path(), JournalOptions::buffered()).unwrap();
         let system = TradingSystem::open_bare(journal, Box::new(SimulatedVenue)).await.unwrap();
