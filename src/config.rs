@@ -185,24 +185,8 @@ impl Config {
     /// Only reached if the built-in defaults stopped validating, which the
     /// tests rule out; kept so `Default` needs no panic.
     fn fallback() -> Config {
-        let money = |value: i64| Money::of(Decimal::from(value));
         Config {
-            limits: RiskLimits {
-                capital_initial: money(DEFAULT_INITIAL_CAPITAL),
-                symbols: None,
-                notional_position_max: money(DEFAULT_MAX_POSITION_SIZE),
-                exposure_total_max: money(DEFAULT_MAX_TOTAL_EXPOSURE),
-                drawdown_max_percent: Decimal::from(DEFAULT_MAX_DRAWDOWN_PERCENT),
-                daily_loss_max_percent: Decimal::from(DEFAULT_DAILY_LOSS_LIMIT_PERCENT),
-                order_quantity_max: None,
-                order_notional_max: None,
-                price_band_percent: None,
-                orders_per_minute_max: None,
-                correlation_max: None,
-                correlation_window: None,
-                correlated_exposure_max: None,
-                circuit_breaker_reset: BreakerResetPolicy::Manual,
-            },
+            limits: RiskLimits::document_defaults(Money::of(Decimal::from(DEFAULT_INITIAL_CAPITAL))),
             venue: VenueConfigured {
                 slippage_bps: Decimal::ZERO,
                 fee_maker_bps: Decimal::ZERO,

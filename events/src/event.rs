@@ -108,6 +108,30 @@ pub struct RiskLimits {
     pub circuit_breaker_reset: BreakerResetPolicy,
 }
 
+impl RiskLimits {
+    /// The source document's four limits — position 1,000,000, exposure
+    /// 5,000,000, drawdown 20 %, daily loss 10 % — with every further limit
+    /// off and manual breaker resets.
+    pub fn document_defaults(capital_initial: Money) -> RiskLimits {
+        RiskLimits {
+            capital_initial,
+            symbols: None,
+            notional_position_max: Money::of(Decimal::from(1_000_000)),
+            exposure_total_max: Money::of(Decimal::from(5_000_000)),
+            drawdown_max_percent: Decimal::from(20),
+            daily_loss_max_percent: Decimal::from(10),
+            order_quantity_max: None,
+            order_notional_max: None,
+            price_band_percent: None,
+            orders_per_minute_max: None,
+            correlation_max: None,
+            correlation_window: None,
+            correlated_exposure_max: None,
+            circuit_breaker_reset: BreakerResetPolicy::Manual,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerResetPolicy {

@@ -14,22 +14,7 @@ const SYMBOLS: usize = 10;
 
 fn limits() -> Event {
     Event::RiskLimitsSet(RiskLimitsSet {
-        limits: Box::new(RiskLimits {
-            capital_initial: Money::of(Decimal::from(10_000_000)),
-            symbols: None,
-            notional_position_max: Money::of(Decimal::from(1_000_000)),
-            exposure_total_max: Money::of(Decimal::from(5_000_000)),
-            drawdown_max_percent: Decimal::from(20),
-            daily_loss_max_percent: Decimal::from(10),
-            order_quantity_max: None,
-            order_notional_max: None,
-            price_band_percent: None,
-            orders_per_minute_max: None,
-            correlation_max: None,
-            correlation_window: None,
-            correlated_exposure_max: None,
-            circuit_breaker_reset: BreakerResetPolicy::Manual,
-        }),
+        limits: Box::new(RiskLimits::document_defaults(Money::of(Decimal::from(10_000_000)))),
     })
 }
 

@@ -40,24 +40,7 @@ fn symbol(index: usize) -> Symbol {
 fn envelopes(steps: &[Step]) -> Vec<Envelope> {
     let journal = JournalId::from_u128(42);
     let mut previous = genesis_hash(journal);
-    let limits = RiskLimitsSet {
-        limits: Box::new(RiskLimits {
-            capital_initial: Money::of(Decimal::from(1_000_000)),
-            symbols: None,
-            notional_position_max: Money::of(Decimal::from(1_000_000)),
-            exposure_total_max: Money::of(Decimal::from(5_000_000)),
-            drawdown_max_percent: Decimal::from(20),
-            daily_loss_max_percent: Decimal::from(10),
-            order_quantity_max: None,
-            order_notional_max: None,
-            price_band_percent: None,
-            orders_per_minute_max: None,
-            correlation_max: None,
-            correlation_window: None,
-            correlated_exposure_max: None,
-            circuit_breaker_reset: BreakerResetPolicy::Manual,
-        }),
-    };
+    let limits = RiskLimitsSet { limits: Box::new(RiskLimits::document_defaults(Money::of(Decimal::from(1_000_000)))) };
     let events =
         std::iter::once(Event::RiskLimitsSet(limits)).chain(steps.iter().enumerate().map(|(n, step)| match step {
             Step::Tick { symbol: index, price } => Event::PriceTicked(PriceTicked {
