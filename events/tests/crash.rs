@@ -17,6 +17,8 @@ use support::{input, tag_of, tagged_event};
 use tradeledger_events::*;
 
 const CHILD_DIR_ENV: &str = "TRADELEDGER_CRASH_CHILD_DIR";
+/// `direct` makes the child commit with `append_direct` instead of the queue.
+const CHILD_MODE_ENV: &str = "TRADELEDGER_CRASH_CHILD_MODE";
 const PRODUCERS: u64 = 4;
 
 /// The child side. It runs only when the parent test spawns it.
@@ -24,6 +26,7 @@ const PRODUCERS: u64 = 4;
 #[ignore = "child process of the crash test; runs only when spawned by it"]
 fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_DIR_ENV) else { return };
+    let direct = std::env::var(CHILD_MODE_ENV).is_ok_and(|mode| mode == "direct");
     let journal = Arc::new(Journal::open(&dir, JournalOptions::default()).expect("child opens the journal"));
     let round = journal.head().seq.get();
     let threads: Vec<_> = (0..PRODUCERS)
@@ -36,7 +39,11 @@ fn crash_child() {
                     let events = (counter..counter + size)
                         .map(|n| input(n, tagged_event(&format!("r{round}p{producer}"), n)))
                         .collect();
-                    let recorded = journal.append_blocking(events).expect("child append");
+                    let recorded = if direct {
+                        journal.append_direct(events, Durability::Durable).expect("child append")
+                    } else {
+                        journal.append_blocking(events).expect("child append")
+                    };
                     // One line per acknowledged append: first seq, last seq,
                     // and the tag of the first event; the rest follow in order.
                     let line = format!(
@@ -83,10 +90,17 @@ fn record_ack(line: &str, acknowledged: &mut Acknowledged) {
 
 /// Runs one child until it has acknowledged `acks_before_kill` appends and a
 /// further random pause has passed, then kills it; returns the acks it printed.
-fn run_and_kill(dir: &std::path::Path, acks_before_kill: u64, pause_micros: u64, acknowledged: &mut Acknowledged) {
+fn run_and_kill(
+    dir: &std::path::Path,
+    mode: &str,
+    acks_before_kill: u64,
+    pause_micros: u64,
+    acknowledged: &mut Acknowledged,
+) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR_ENV, dir)
+        .env(CHILD_MODE_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -134,6 +148,15 @@ fn check_after_crash(dir: &std::path::Path, acknowledged: &Acknowledged, context
 
 #[test]
 fn sigkill_mid_append_loses_no_acknowledged_event() {
+    kill_repeatedly("queued");
+}
+
+#[test]
+fn sigkill_mid_direct_append_loses_no_acknowledged_event() {
+    kill_repeatedly("direct");
+}
+
+fn kill_repeatedly(mode: &str) {
     let kills: u64 = std::env::var("TRADELEDGER_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let seed: u64 = std::env::var("TRADELEDGER_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
@@ -145,9 +168,9 @@ fn sigkill_mid_append_loses_no_acknowledged_event() {
         // Mostly mid-stream kills; sometimes right after start-up, during recovery.
         let acks = if random.next().is_multiple_of(8) { 0 } else { 1 + random.next() % 60 };
         let pause = random.next() % 3_000;
-        run_and_kill(dir.path(), acks, pause, &mut acknowledged);
-        check_after_crash(dir.path(), &acknowledged, &format!("seed {seed}, round {round}"));
+        run_and_kill(dir.path(), mode, acks, pause, &mut acknowledged);
+        check_after_crash(dir.path(), &acknowledged, &format!("{mode}, seed {seed}, round {round}"));
     }
     assert!(acknowledged.len() > kills as usize, "the children acknowledged appends");
-    eprintln!("{kills} kills survived, {} acknowledged events all present (seed {seed})", acknowledged.len());
+    eprintln!("{mode}: {kills} kills survived, {} acknowledged events all present (seed {seed})", acknowledged.len());
 }

@@ -317,3 +317,34 @@ fn sealing_in_memory_gives_the_envelopes_the_journal_records() {
         previous = sealed.hash;
     }
 }
+
+#[test]
+fn direct_appends_interleave_with_queued_ones_on_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path(), small_frames()).unwrap());
+    let queued = {
+        let journal = Arc::clone(&journal);
+        std::thread::spawn(move || {
+            for n in 0..200 {
+                journal.append_blocking(vec![input(n, tagged_event("queued", n))]).unwrap();
+            }
+        })
+    };
+    let mut direct = Vec::new();
+    for n in 0..200 {
+        direct.extend(journal.append_direct(vec![input(n, tagged_event("direct", n))], Durability::Buffered).unwrap());
+    }
+    queued.join().unwrap();
+    assert!(direct.windows(2).all(|pair| pair[0].seq < pair[1].seq), "direct appends keep their order");
+    assert_eq!(journal.head().seq, Seq::new(400));
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    for envelope in &direct {
+        assert_eq!(&stored[envelope.seq.get() as usize - 1], envelope);
+    }
+    assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 400, fault: None });
+    drop(journal);
+
+    let journal = Journal::open(dir.path(), JournalOptions::read_only()).unwrap();
+    let error = journal.append_direct(vec![input(0, tagged_event("r", 0))], Durability::Durable).unwrap_err();
+    assert!(matches!(error, JournalError::ReadOnly { .. }), "{error:?}");
+}

@@ -80,7 +80,10 @@ impl Sequencer {
         }
         let events = std::mem::take(&mut self.pending);
         let (count, expected) = (events.len(), Seq::new(self.committed.get() + 1));
-        let recorded = match self.journal.append(events).await {
+        // The engine is the journal's single writer: it commits in its own
+        // thread (no queue, no hand-off), at the journal's durability.
+        let durability = self.journal.durability();
+        let recorded = match self.journal.append_direct(events, durability) {
             Ok(recorded) => recorded,
             Err(error) => {
                 self.stop_with(error.to_string());

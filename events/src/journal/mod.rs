@@ -177,6 +177,8 @@ pub struct Journal {
     damage_on_open: Option<ChainFault>,
     sender: Option<mpsc::Sender<AppendRequest>>,
     writer: Option<JoinHandle<()>>,
+    /// The writer core, for direct appends; `None` read-only or once closed.
+    core: Option<writer::SharedCore>,
 }
 
 impl Journal {
@@ -206,6 +208,7 @@ impl Journal {
             damage_on_open,
             sender: None,
             writer: None,
+            core: None,
         };
         if journal.options.mode == OpenMode::ReadWrite {
             journal.start_writer(head)?;
@@ -225,7 +228,7 @@ impl Journal {
         })?;
         let (sender, receiver) = mpsc::channel(self.options.queue_requests_max.max(1));
         let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
-        let writer = writer::Writer {
+        let core = Arc::new(Mutex::new(writer::WriterCore {
             dir: self.dir.clone(),
             frames,
             journal_id: self.journal_id,
@@ -233,7 +236,9 @@ impl Journal {
             options: self.options.clone(),
             shared: Arc::clone(&self.shared),
             syncer,
-        };
+        }));
+        let writer = writer::Writer { core: Arc::clone(&core), commit_events_max: self.options.commit_events_max };
+        self.core = Some(core);
         let handle = std::thread::Builder::new()
             .name("tradeledger-journal-writer".into())
             .spawn(move || writer.run(receiver))
@@ -331,6 +336,41 @@ impl Journal {
         durability: Durability,
     ) -> Result<(AppendRequest, oneshot::Receiver<Result<Vec<Envelope>, JournalError>>), JournalError> {
         self.sender()?;
+        let prepared = self.encode_payloads(events)?;
+        let (reply, receiver) = oneshot::channel();
+        Ok((AppendRequest { events: prepared, durability, reply }, receiver))
+    }
+
+    /// Commits `events` in the calling thread, without the writer thread's
+    /// queue and hand-off: for a single writer (the engine) to whom an append's
+    /// latency matters. Same chain, same durability rules, and it may be mixed
+    /// with `append` (the two take turns on one writer core). Blocks for the
+    /// commit — and for the fsync when `durability` is `Durable`.
+    pub fn append_direct(&self, events: Vec<NewEvent>, durability: Durability) -> Result<Vec<Envelope>, JournalError> {
+        let core = match (&self.core, self.options.mode) {
+            (Some(core), _) => core,
+            (None, OpenMode::ReadOnly) => return Err(JournalError::ReadOnly { dir: self.dir.clone() }),
+            (None, OpenMode::ReadWrite) => return Err(self.closed()),
+        };
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut appends = vec![self.encode_payloads(events)?];
+        let written = writer::lock(core).write(&mut appends, durability == Durability::Durable);
+        match written {
+            Ok(mut outcomes) => Ok(outcomes.pop().unwrap_or_default()),
+            Err(reason) => Err(JournalError::Stopped { dir: self.dir.clone(), reason }),
+        }
+    }
+
+    /// The default durability of this journal's appends.
+    pub fn durability(&self) -> Durability {
+        self.options.durability
+    }
+
+    /// Encodes the payloads on the caller's thread, checking every size, so
+    /// the writer only frames and hashes.
+    fn encode_payloads(&self, events: Vec<NewEvent>) -> Result<Vec<PreparedEvent>, JournalError> {
         if events.len() > APPEND_EVENTS_MAX {
             return Err(JournalError::AppendTooLarge { events: events.len(), max: APPEND_EVENTS_MAX });
         }
@@ -350,8 +390,7 @@ impl Journal {
             }
             prepared.push(PreparedEvent { new, payload });
         }
-        let (reply, receiver) = oneshot::channel();
-        Ok((AppendRequest { events: prepared, durability, reply }, receiver))
+        Ok(prepared)
     }
 
     /// One event by seq; `None` beyond the head.
@@ -446,6 +485,7 @@ impl Journal {
 
     fn shut_down(&mut self) -> Result<(), JournalError> {
         self.sender = None;
+        self.core = None;
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {
                 tracing::error!(dir = %self.dir.display(), "journal writer thread panicked");

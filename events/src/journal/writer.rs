@@ -1,5 +1,6 @@
-//! The writer side of the journal: one thread frames, applies and syncs
-//! commits. (A separate sync thread, so that framing overlapped the previous
+//! The writer side of the journal: the writer core frames, applies and
+//! syncs commits, driven by the writer thread (queued appends, group commit)
+//! or directly by a single writer (`Journal::append_direct`). (A separate sync thread, so that framing overlapped the previous
 //! fsync, was measured here and lost: on two cores the work is CPU-bound, and
 //! the second stage split commits into smaller fsync groups — 16 producers of
 //! single events fell from ~33k to ~12k events/s.)
@@ -14,11 +15,14 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 /// Owns seq assignment and the chain: the only code that writes frames.
-pub(super) struct Writer {
+/// Shared behind a mutex by the writer thread (group commits of queued
+/// appends) and by `Journal::append_direct` (a single writer committing in
+/// its own thread), so there is one chain whichever path an append takes.
+pub(super) struct WriterCore {
     pub(super) dir: PathBuf,
     pub(super) frames: sled::Tree,
     pub(super) journal_id: JournalId,
@@ -28,46 +32,34 @@ pub(super) struct Writer {
     pub(super) syncer: Syncer,
 }
 
-impl Writer {
-    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
-        while let Some(first) = receiver.blocking_recv() {
-            let mut events = first.events.len();
-            let mut requests = vec![first];
-            while events < self.options.commit_events_max {
-                match receiver.try_recv() {
-                    Ok(request) => {
-                        events += request.events.len();
-                        requests.push(request);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit(requests);
-        }
-        // The journal is closing: make buffered commits durable too.
-        if self.shared.failure().is_none() {
-            if let Err(reason) = self.syncer.sync_to_disk() {
-                tracing::error!(dir = %self.dir.display(), %reason, "final journal sync failed");
-                self.shared.fail(reason);
-            }
-        }
-    }
+pub(super) type SharedCore = Arc<Mutex<WriterCore>>;
 
-    fn refuse_all(&self, requests: Vec<AppendRequest>, reason: &str) {
-        for request in requests {
-            let _ = request.reply.send(Err(JournalError::Stopped { dir: self.dir.clone(), reason: reason.to_owned() }));
-        }
+impl std::fmt::Debug for WriterCore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("WriterCore").field("dir", &self.dir).field("head", &self.head).finish_non_exhaustive()
     }
+}
 
-    /// Applies the requests as one sled batch, syncs once if any asked for
-    /// `Durable`, then answers them all. On failure nothing is acknowledged
-    /// and the journal refuses every later append (fail-stop).
-    fn commit(&mut self, mut requests: Vec<AppendRequest>) {
+/// A poisoned lock still holds a consistent core: every change to it is made
+/// only after the commit it describes succeeded.
+pub(super) fn lock(core: &SharedCore) -> MutexGuard<'_, WriterCore> {
+    core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl WriterCore {
+    /// Frames `appends` in order, applies them as one sled batch, syncs once
+    /// when `durable`, and returns each append's envelopes. On failure
+    /// nothing is acknowledged and the journal refuses every later append
+    /// (fail-stop).
+    pub(super) fn write(
+        &mut self,
+        appends: &mut [Vec<PreparedEvent>],
+        durable: bool,
+    ) -> Result<Vec<Vec<Envelope>>, String> {
         if let Some(reason) = self.shared.failure() {
-            return self.refuse_all(requests, &reason);
+            return Err(reason);
         }
-        let durable = requests.iter().any(|request| request.durability == Durability::Durable);
-        let written = self.build_batch(&mut requests).and_then(|(batch, outcomes, head)| {
+        let written = self.build_batch(appends).and_then(|(batch, outcomes, head)| {
             self.frames.apply_batch(batch).map_err(|error| format!("applying the batch failed: {error}"))?;
             if durable {
                 self.syncer.sync_to_disk()?;
@@ -78,28 +70,30 @@ impl Writer {
             Ok((outcomes, head)) => {
                 self.head = head;
                 self.shared.set_head(head);
-                for (request, envelopes) in requests.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(envelopes));
-                }
+                Ok(outcomes)
             }
             Err(reason) => {
                 tracing::error!(dir = %self.dir.display(), %reason, "journal commit failed; refusing further appends");
                 self.shared.fail(reason.clone());
-                self.refuse_all(requests, &reason);
+                Err(reason)
             }
         }
     }
 
-    /// Frames every event of every request into one sled batch. Payload
-    /// sizes were checked by `prepare`, so framing fails only on a bug or seq
+    /// Frames every event of every append into one sled batch. Payload sizes
+    /// were checked by `prepare`, so framing fails only on a bug or seq
     /// exhaustion, and then the whole commit fails.
-    fn build_batch(&self, requests: &mut [AppendRequest]) -> Result<(sled::Batch, Vec<Vec<Envelope>>, Head), String> {
+    #[allow(clippy::type_complexity)]
+    fn build_batch(
+        &self,
+        appends: &mut [Vec<PreparedEvent>],
+    ) -> Result<(sled::Batch, Vec<Vec<Envelope>>, Head), String> {
         let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
         let mut framer = Framer::new(self.head, self.options.frame_bytes_target);
-        let mut outcomes = Vec::with_capacity(requests.len());
-        for request in requests.iter_mut() {
-            let mut envelopes = Vec::with_capacity(request.events.len());
-            for prepared in request.events.drain(..) {
+        let mut outcomes = Vec::with_capacity(appends.len());
+        for events in appends.iter_mut() {
+            let mut envelopes = Vec::with_capacity(events.len());
+            for prepared in events.drain(..) {
                 let envelope = framer
                     .push(self.journal_id, time_recorded, prepared)
                     .map_err(|error| format!("framing failed: {error}"))?;
@@ -109,6 +103,66 @@ impl Writer {
         }
         let (batch, head) = framer.finish();
         Ok((batch, outcomes, head))
+    }
+
+    /// The journal is closing: make buffered commits durable too.
+    pub(super) fn final_sync(&mut self) {
+        if self.shared.failure().is_none() {
+            if let Err(reason) = self.syncer.sync_to_disk() {
+                tracing::error!(dir = %self.dir.display(), %reason, "final journal sync failed");
+                self.shared.fail(reason);
+            }
+        }
+    }
+}
+
+/// The writer thread: takes every queued append (group commit) and commits
+/// them through the shared core.
+pub(super) struct Writer {
+    pub(super) core: SharedCore,
+    pub(super) commit_events_max: usize,
+}
+
+impl Writer {
+    pub(super) fn run(self, mut receiver: mpsc::Receiver<AppendRequest>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut events = first.events.len();
+            let mut requests = vec![first];
+            while events < self.commit_events_max {
+                match receiver.try_recv() {
+                    Ok(request) => {
+                        events += request.events.len();
+                        requests.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(requests);
+        }
+        lock(&self.core).final_sync();
+    }
+
+    /// Commits the requests together and answers every waiter.
+    fn commit(&self, requests: Vec<AppendRequest>) {
+        let durable = requests.iter().any(|request| request.durability == Durability::Durable);
+        let (mut appends, replies): (Vec<_>, Vec<_>) =
+            requests.into_iter().map(|request| (request.events, request.reply)).unzip();
+        let mut core = lock(&self.core);
+        let written = core.write(&mut appends, durable);
+        let dir = core.dir.clone();
+        drop(core);
+        match written {
+            Ok(outcomes) => {
+                for (reply, envelopes) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(envelopes));
+                }
+            }
+            Err(reason) => {
+                for reply in replies {
+                    let _ = reply.send(Err(JournalError::Stopped { dir: dir.clone(), reason: reason.clone() }));
+                }
+            }
+        }
     }
 }
 
