@@ -74,31 +74,18 @@ impl Ledger {
         let seq = envelope.seq;
         let facts = match &envelope.event {
             Event::OrderFilled(fill) => {
-                // The order book has just accepted this fill, so the order exists.
+                // The order book has just accepted this fill, so the order exists;
+                // a position it opens carries the protective prices of its signal.
                 let order = self.orders.orders.get(&fill.order_id);
                 FillFacts {
-                    seq,
-                    time: envelope.time_event,
-                    symbol: &fill.symbol,
-                    side: fill.side,
-                    quantity: fill.quantity,
-                    price: fill.price,
-                    fee: fill.fee,
                     price_stop_loss: order.and_then(|order| order.price_stop_loss),
                     price_take_profit: order.and_then(|order| order.price_take_profit),
+                    ..FillFacts::of(envelope, &fill.symbol, fill.side, fill.quantity, fill.price, fill.fee)
                 }
             }
-            Event::FillImported(fill) => FillFacts {
-                seq,
-                time: envelope.time_event,
-                symbol: &fill.symbol,
-                side: fill.side,
-                quantity: fill.quantity,
-                price: fill.price,
-                fee: fill.fee,
-                price_stop_loss: None,
-                price_take_profit: None,
-            },
+            Event::FillImported(fill) => {
+                FillFacts::of(envelope, &fill.symbol, fill.side, fill.quantity, fill.price, fill.fee)
+            }
             Event::PriceTicked(tick) => {
                 self.positions.apply_tick(seq, &tick.symbol, tick.price)?;
                 return self.portfolio.apply_mark(seq, &tick.symbol, &self.positions);

@@ -17,7 +17,7 @@ use crate::math::Checked;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tradeledger_events::{Money, PositionId, Price, Quantity, Seq, Side, Symbol, Timestamp};
+use tradeledger_events::{Envelope, Money, PositionId, Price, Quantity, Seq, Side, Symbol, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +109,30 @@ pub struct FillFacts<'a> {
     pub fee: Money,
     pub price_stop_loss: Option<Price>,
     pub price_take_profit: Option<Price>,
+}
+
+impl<'a> FillFacts<'a> {
+    /// A fill recorded by `envelope`, without protective prices.
+    pub fn of(
+        envelope: &Envelope,
+        symbol: &'a Symbol,
+        side: Side,
+        quantity: Quantity,
+        price: Price,
+        fee: Money,
+    ) -> FillFacts<'a> {
+        FillFacts {
+            seq: envelope.seq,
+            time: envelope.time_event,
+            symbol,
+            side,
+            quantity,
+            price,
+            fee,
+            price_stop_loss: None,
+            price_take_profit: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
