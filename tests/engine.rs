@@ -15,9 +15,9 @@ use tradeledger::projections::risk::RiskEventKind;
 use tradeledger::projections::{OrderStatus, PositionStatus, RiskLevel};
 use tradeledger::venue::SimulatedVenue;
 
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
+mod common;
+
+use common::dec;
 
 fn time(seconds: i64) -> Timestamp {
     Timestamp::from_unix_nanos(1_723_161_600_000_000_000 + seconds * 1_000_000_000)
@@ -39,17 +39,7 @@ fn sized_tick(symbol: &str, price: &str, size: &str) -> PriceTicked {
 }
 
 fn signal(id: &str, symbol: &str, side: Side, quantity: &str) -> SignalReceived {
-    SignalReceived {
-        signal_id: id.parse().unwrap(),
-        strategy_id: "test".parse().unwrap(),
-        symbol: symbol.parse().unwrap(),
-        side,
-        quantity: dec(quantity),
-        order_type: OrderType::Market,
-        price_limit: None,
-        price_stop_loss: None,
-        price_take_profit: None,
-    }
+    common::market_signal(id, symbol, side, quantity)
 }
 
 async fn open(dir: &Path, yaml: &str) -> TradingSystem {

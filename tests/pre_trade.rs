@@ -1,31 +1,20 @@
 //! Pre-trade risk checks against ledgers built from scenario text: every
 //! rejection reason, with the measured values worked out by hand.
 
-use rust_decimal::Decimal;
 use tradeledger::events::{OrderType, RiskCheck, Side, SignalReceived, Timestamp, Verdict};
 use tradeledger::projections::{fold, scenario, Ledger};
 use tradeledger::risk::{check_signal, PreTradeVerdict};
 
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
+mod common;
+
+use common::dec;
 
 fn ledger(text: &str) -> Ledger {
     fold(&scenario::envelopes(text).unwrap()).unwrap()
 }
 
 fn signal(symbol: &str, side: Side, quantity: &str) -> SignalReceived {
-    SignalReceived {
-        signal_id: "S-test".parse().unwrap(),
-        strategy_id: "test".parse().unwrap(),
-        symbol: symbol.parse().unwrap(),
-        side,
-        quantity: dec(quantity),
-        order_type: OrderType::Market,
-        price_limit: None,
-        price_stop_loss: None,
-        price_take_profit: None,
-    }
+    common::market_signal("S-test", symbol, side, quantity)
 }
 
 fn limit_signal(symbol: &str, side: Side, quantity: &str, price: &str) -> SignalReceived {
