@@ -283,8 +283,7 @@ impl Journal {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (request, reply) = self.prepare(events, durability)?;
-        let sender = self.sender()?;
+        let (sender, request, reply) = self.prepare(events, durability)?;
         sender.send(request).await.map_err(|_| self.closed())?;
         reply.await.map_err(|_| self.closed())?
     }
@@ -305,15 +304,16 @@ impl Journal {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (request, reply) = self.prepare(events, durability)?;
-        let sender = self.sender()?;
+        let (sender, request, reply) = self.prepare(events, durability)?;
         sender.blocking_send(request).map_err(|_| self.closed())?;
         reply.blocking_recv().map_err(|_| self.closed())?
     }
 
-    fn sender(&self) -> Result<&mpsc::Sender<AppendRequest>, JournalError> {
-        match (&self.sender, self.options.mode) {
-            (Some(sender), _) => Ok(sender),
+    /// A handle appends go through (the writer thread's queue or the writer
+    /// core): missing on a read-only journal, and once it is closed.
+    fn writable<'a, T>(&'a self, handle: &'a Option<T>) -> Result<&'a T, JournalError> {
+        match (handle, self.options.mode) {
+            (Some(handle), _) => Ok(handle),
             (None, OpenMode::ReadOnly) => Err(JournalError::ReadOnly { dir: self.dir.clone() }),
             (None, OpenMode::ReadWrite) => Err(self.closed()),
         }
@@ -329,16 +329,21 @@ impl Journal {
 
     /// Encodes the payloads on the caller's thread, so concurrent producers
     /// share the encoding work and the writer only frames and hashes.
+    /// Checks the journal takes appends before encoding anything, and hands
+    /// back the queue to send the request on.
     #[allow(clippy::type_complexity)]
     fn prepare(
         &self,
         events: Vec<NewEvent>,
         durability: Durability,
-    ) -> Result<(AppendRequest, oneshot::Receiver<Result<Vec<Envelope>, JournalError>>), JournalError> {
-        self.sender()?;
+    ) -> Result<
+        (&mpsc::Sender<AppendRequest>, AppendRequest, oneshot::Receiver<Result<Vec<Envelope>, JournalError>>),
+        JournalError,
+    > {
+        let sender = self.writable(&self.sender)?;
         let prepared = self.encode_payloads(events)?;
         let (reply, receiver) = oneshot::channel();
-        Ok((AppendRequest { events: prepared, durability, reply }, receiver))
+        Ok((sender, AppendRequest { events: prepared, durability, reply }, receiver))
     }
 
     /// Commits `events` in the calling thread, without the writer thread's
@@ -347,11 +352,7 @@ impl Journal {
     /// with `append` (the two take turns on one writer core). Blocks for the
     /// commit — and for the fsync when `durability` is `Durable`.
     pub fn append_direct(&self, events: Vec<NewEvent>, durability: Durability) -> Result<Vec<Envelope>, JournalError> {
-        let core = match (&self.core, self.options.mode) {
-            (Some(core), _) => core,
-            (None, OpenMode::ReadOnly) => return Err(JournalError::ReadOnly { dir: self.dir.clone() }),
-            (None, OpenMode::ReadWrite) => return Err(self.closed()),
-        };
+        let core = self.writable(&self.core)?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -440,9 +441,7 @@ impl Journal {
     }
 
     fn read_anchor(&self) -> Result<Option<Anchor>, JournalError> {
-        let bytes =
-            self.store()?.frames.get(HEAD_KEY).map_err(|source| self.storage("read the head anchor", source))?;
-        Ok(bytes.map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO })))
+        stored_anchor(&self.store()?.frames).map_err(|source| self.storage("read the head anchor", source))
     }
 
     fn storage(&self, operation: &'static str, source: sled::Error) -> JournalError {
@@ -603,6 +602,12 @@ fn sync_path(path: &Path) -> Result<(), JournalError> {
     File::open(path).map_err(io("open for syncing"))?.sync_all().map_err(io("sync"))
 }
 
+/// The head anchor as stored. An anchor that does not decode stands for
+/// nothing recorded, so the chain fails against it and verify names it.
+fn stored_anchor(frames: &sled::Tree) -> Result<Option<Anchor>, sled::Error> {
+    Ok(frames.get(HEAD_KEY)?.map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO })))
+}
+
 /// The last record of a frame, checking only its shape.
 fn last_record(key: &[u8], value: &[u8], seq_here: Seq) -> Result<(Seq, Hash), ChainFault> {
     let malformed = |error| ChainFault { seq: seq_here, kind: FaultKind::Malformed(error) };
@@ -622,10 +627,7 @@ fn check_tail(frames: &sled::Tree, journal_id: JournalId) -> Result<Head, ChainF
     let mut tail = frames.range(..HEAD_KEY.to_vec()).rev();
     let last = tail.next().transpose().map_err(|error| unreadable(error.to_string()))?;
     let before = tail.next().transpose().map_err(|error| unreadable(error.to_string()))?;
-    let anchor = frames
-        .get(HEAD_KEY)
-        .map_err(|error| unreadable(error.to_string()))?
-        .map(|bytes| Anchor::decode(&bytes).unwrap_or(Anchor { seq: Seq::ZERO, hash: Hash::ZERO }));
+    let anchor = stored_anchor(frames).map_err(|error| unreadable(error.to_string()))?;
     let mut verifier = match &before {
         None => ChainVerifier::new(journal_id),
         Some((key, value)) => {
