@@ -4,11 +4,19 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod describe;
 pub mod engine;
+pub mod explain;
+pub mod input;
 pub mod ledger;
+pub mod record;
+pub mod replay;
 pub mod risk;
+pub mod strategy;
 pub mod venue;
 
 pub use tradeledger_events as events;

@@ -402,4 +402,30 @@ impl Event {
             _ => None,
         }
     }
+
+    /// The order the event concerns, where it names one.
+    pub fn order_id(&self) -> Option<&OrderId> {
+        match self {
+            Event::FillImported(event) => Some(&event.order_id),
+            Event::OrderCancelRequested(event) => Some(&event.order_id),
+            Event::OrderSubmitted(event) => Some(&event.order_id),
+            Event::OrderAccepted(event) => Some(&event.order_id),
+            Event::OrderRejected(event) => Some(&event.order_id),
+            Event::OrderFilled(event) => Some(&event.order_id),
+            Event::OrderCanceled(event) => Some(&event.order_id),
+            Event::OrderExpired(event) => Some(&event.order_id),
+            _ => None,
+        }
+    }
+
+    /// The signal the event concerns, where it names one.
+    pub fn signal_id(&self) -> Option<&SignalId> {
+        match self {
+            Event::SignalReceived(event) => Some(&event.signal_id),
+            Event::RiskCheckPassed(event) => Some(&event.signal_id),
+            Event::RiskCheckRejected(event) => Some(&event.signal_id),
+            Event::OrderSubmitted(event) => event.signal_id.as_ref(),
+            _ => None,
+        }
+    }
 }

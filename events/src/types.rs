@@ -3,7 +3,7 @@
 //! and returns a typed error instead of panicking.
 
 use crate::decimal_codec;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer};
@@ -106,7 +106,7 @@ impl FromStr for Timestamp {
     type Err = InvalidValue;
 
     /// Accepts RFC 3339 (`2024-08-09T00:00:00.123Z`), a naive ISO date-time
-    /// taken as UTC, or integer Unix epoch milliseconds.
+    /// or a bare date taken as UTC, or integer Unix epoch milliseconds.
     fn from_str(text: &str) -> Result<Timestamp, InvalidValue> {
         let text = text.trim();
         if let Ok(millis) = text.parse::<i64>() {
@@ -119,6 +119,10 @@ impl FromStr for Timestamp {
             if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
                 return Timestamp::from_datetime(naive.and_utc());
             }
+        }
+        // A bare date (daily bars) is that day's midnight, UTC.
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Timestamp::from_datetime(date.and_time(NaiveTime::MIN).and_utc());
         }
         Err(InvalidValue::new("timestamp", format!("`{text}` is neither RFC 3339 nor integer epoch milliseconds")))
     }
@@ -379,6 +383,12 @@ macro_rules! decimal_newtype {
 
             pub const fn get(self) -> Decimal {
                 self.0
+            }
+        }
+
+        impl From<$name> for Decimal {
+            fn from(value: $name) -> Decimal {
+                value.0
             }
         }
 

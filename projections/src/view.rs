@@ -18,7 +18,7 @@ pub struct LedgerView {
     pub seq: Seq,
     /// Open positions first (by symbol), then closed ones in closing order.
     pub positions: Vec<PositionView>,
-    /// By order id.
+    /// In submission order.
     pub orders: Vec<OrderView>,
     pub portfolio: PortfolioView,
     pub risk: RiskView,
@@ -134,6 +134,12 @@ fn order_view(order: &Order) -> OrderView {
     }
 }
 
+fn orders_in_submission_order(ledger: &Ledger) -> Vec<&Order> {
+    let mut orders: Vec<&Order> = ledger.orders.orders.values_sorted().collect();
+    orders.sort_by_key(|order| order.seq_submitted);
+    orders
+}
+
 impl LedgerView {
     pub fn of(ledger: &Ledger) -> LedgerView {
         let portfolio = &ledger.portfolio;
@@ -142,7 +148,7 @@ impl LedgerView {
         LedgerView {
             seq: ledger.seq,
             positions,
-            orders: ledger.orders.orders.values_sorted().map(order_view).collect(),
+            orders: orders_in_submission_order(ledger).into_iter().map(order_view).collect(),
             portfolio: PortfolioView {
                 realized_pnl: portfolio.realized_pnl,
                 unrealized_pnl: portfolio.unrealized_pnl,

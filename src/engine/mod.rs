@@ -123,7 +123,9 @@ impl TradingSystem {
         let system = TradingSystem::open_bare(journal, venue).await?;
         {
             let mut sequencer = system.sequencer.lock().await;
-            let staged = sequencer.stage_config(config, time).and_then(|()| sequencer.decide_undecided());
+            // Undecided signals first: they arrived under the limits then in
+            // force, and a re-run decides each right after its signal.
+            let staged = sequencer.decide_undecided().and_then(|()| sequencer.stage_config(config, time));
             sequencer.finish(staged).await?;
         }
         Ok(system)
@@ -203,6 +205,15 @@ impl TradingSystem {
 
     pub async fn open_positions(&self) -> Vec<Position> {
         self.sequencer.lock().await.ledger().positions.open.values().cloned().collect()
+    }
+
+    /// Orders of `symbol` still working at the venue (accepted or partly
+    /// filled), in submission order.
+    pub async fn working_orders(&self, symbol: &tradeledger_events::Symbol) -> Vec<Order> {
+        let sequencer = self.sequencer.lock().await;
+        let orders = &sequencer.ledger().orders;
+        let ids = orders.working.get(symbol).map_or(&[][..], Vec::as_slice);
+        ids.iter().filter_map(|id| orders.orders.get(id)).cloned().collect()
     }
 
     pub async fn orders(&self) -> Vec<Order> {

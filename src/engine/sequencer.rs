@@ -10,8 +10,8 @@ use crate::venue::Venue;
 use tradeledger_events::envelope::derive_event_id;
 use tradeledger_events::{
     BreakerResetReason, CircuitBreakerReset, Envelope, Event, ExitReason, FillImported, ForcedExitTriggered, Hash,
-    Journal, NewEvent, OrderId, OrderSubmitted, OrderType, Price, PriceTicked, Quantity, RiskCheckPassed,
-    RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Timestamp, SCHEMA_VERSION,
+    InputRejected, InputSource, Journal, NewEvent, OrderId, OrderSubmitted, OrderType, Price, PriceTicked, Quantity,
+    RiskCheckPassed, RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Timestamp, SCHEMA_VERSION,
 };
 use tradeledger_projections::{FoldError, Ledger, Order, Position, PositionSide, SignalVerdict};
 
@@ -332,6 +332,18 @@ impl Sequencer {
 
     fn stage_fill_import(&mut self, time: Timestamp, fill: FillImported) -> Result<(), EngineError> {
         self.reset_breaker_if_due(time)?;
+        // A fill reported twice (a file imported again) must not count
+        // twice, nor stop the engine: it is recorded as a rejected input.
+        if let Some(first) = self.ledger.orders.fill_ids.get(&fill.fill_id) {
+            tracing::warn!(fill = %fill.fill_id, %first, "duplicate imported fill rejected");
+            let rejected = InputRejected {
+                source: InputSource::Fill,
+                origin: format!("fill {}", fill.fill_id),
+                field: "fill_id".into(),
+                reason: format!("fill {} was already recorded at seq {first}", fill.fill_id),
+            };
+            return self.input(time, Event::InputRejected(rejected)).map(|_| ());
+        }
         let cause = self.input(time, Event::FillImported(fill))?;
         self.check_breaker(cause)
     }
