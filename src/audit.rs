@@ -35,8 +35,8 @@ pub enum Verdict {
     Damaged(ChainFault),
     /// The events verify but cannot be folded.
     Unfoldable { seq: Seq, reason: String },
-    /// The re-run recorded something else at `seq`.
-    Diverged(Divergence),
+    /// The re-run recorded something else at `seq` (boxed: two envelopes).
+    Diverged(Box<Divergence>),
 }
 
 impl Verdict {
@@ -142,7 +142,7 @@ fn compare(journal: &Journal, rerun: &Journal, rerun_error: Option<String>) -> R
             }
             (recorded, rederived) => {
                 let seq = recorded.as_ref().or(rederived.as_ref()).map_or(Seq::ZERO, |envelope| envelope.seq);
-                return Ok(Verdict::Diverged(Divergence { seq, recorded, rederived, rerun_error }));
+                return Ok(Verdict::Diverged(Box::new(Divergence { seq, recorded, rederived, rerun_error })));
             }
         }
     }
