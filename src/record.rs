@@ -8,9 +8,9 @@ use crate::strategy::SmaCross;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tradeledger_events::{Durability, Event, Journal, JournalError, JournalOptions, Seq, Side, Timestamp};
+use tradeledger_events::{Durability, Event, Journal, JournalError, JournalOptions, Seq, Side, Symbol, Timestamp};
 use tradeledger_projections::view::LedgerView;
-use tradeledger_projections::PositionSide;
+use tradeledger_projections::{Ledger, PositionSide};
 
 /// Inputs handed to the engine per commit.
 pub const BATCH_INPUTS: usize = 1_000;
@@ -58,55 +58,60 @@ pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64))
     let system = TradingSystem::open(journal, recording.config.clone(), config_time).await?;
     let mut inputs_seen: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut strategy_signals = 0;
-    let mut batch = Vec::with_capacity(BATCH_INPUTS);
-    let total = recording.inputs.len();
-    for (index, input) in std::mem::take(&mut recording.inputs).into_iter().enumerate() {
-        *inputs_seen.entry(input.event.name()).or_default() += 1;
-        let tick = match &input.event {
-            Event::PriceTicked(tick) => Some((tick.symbol.clone(), tick.price)),
-            _ => None,
-        };
-        batch.push((input.time, input.event));
-        if let (Some(strategy), Some((symbol, price))) = (recording.strategy.as_mut(), tick) {
-            if let Some(target) = strategy.on_tick(&symbol, price) {
-                // The strategy sizes against the position as it is now, so
-                // everything before this tick is handled first.
-                system.handle_inputs(std::mem::take(&mut batch)).await?;
-                let position = signed_position(&system, &symbol).await;
-                if let Some(signal) = strategy.signal(&symbol, input.time, price, position, target) {
-                    strategy_signals += 1;
-                    *inputs_seen.entry("SignalReceived").or_default() += 1;
-                    batch.push((input.time, Event::SignalReceived(signal)));
-                }
-            }
+    let mut handled = 0;
+    let mut inputs = std::mem::take(&mut recording.inputs).into_iter().peekable();
+    while inputs.peek().is_some() {
+        let batch: Vec<(Timestamp, Event)> =
+            inputs.by_ref().take(BATCH_INPUTS).map(|input| (input.time, input.event)).collect();
+        handled += batch.len() as u64;
+        for (_, event) in &batch {
+            *inputs_seen.entry(event.name()).or_default() += 1;
         }
-        if batch.len() >= BATCH_INPUTS || index + 1 == total {
-            system.handle_inputs(std::mem::take(&mut batch)).await?;
-            progress(index as u64 + 1);
-        }
+        let strategy = &mut recording.strategy;
+        system
+            .handle_inputs_with(batch, |ledger, time, event| {
+                let signal = strategy.as_mut().and_then(|strategy| strategy_signal(strategy, ledger, time, event))?;
+                strategy_signals += 1;
+                Some((time, Event::SignalReceived(signal)))
+            })
+            .await?;
+        progress(handled);
     }
-    system.handle_inputs(batch).await?;
+    *inputs_seen.entry("SignalReceived").or_default() += strategy_signals;
+    inputs_seen.retain(|_, count| *count > 0);
     let view = LedgerView::of(&system.ledger().await);
     system.stop().await?;
     let (seq_last, events) = count_events(recording.journal_dir, seq_first)?;
     Ok(RecordSummary { seq_first, seq_last, inputs: inputs_seen, events, strategy_signals, view })
 }
 
+/// The strategy's answer to a tick, sized against the state the tick left.
+fn strategy_signal(
+    strategy: &mut SmaCross,
+    ledger: &Ledger,
+    time: Timestamp,
+    event: &Event,
+) -> Option<tradeledger_events::SignalReceived> {
+    let Event::PriceTicked(tick) = event else { return None };
+    let target = strategy.on_tick(&tick.symbol, tick.price)?;
+    strategy.signal(&tick.symbol, time, tick.price, headed_for(ledger, &tick.symbol), target)
+}
+
 /// The position `symbol` is headed for: what is open plus what working
 /// orders will still add (buys) or remove (sells), so a strategy does not
 /// order twice for a fill still on its way.
-async fn signed_position(system: &TradingSystem, symbol: &tradeledger_events::Symbol) -> Decimal {
-    let positions = system.open_positions().await;
-    let open = positions.iter().find(|position| &position.symbol == symbol).map_or(Decimal::ZERO, |position| {
-        match position.side {
-            PositionSide::Long => position.quantity.get(),
-            PositionSide::Short => -position.quantity.get(),
-        }
+fn headed_for(ledger: &Ledger, symbol: &Symbol) -> Decimal {
+    let open = ledger.positions.open.get(symbol).map_or(Decimal::ZERO, |position| match position.side {
+        PositionSide::Long => position.quantity.get(),
+        PositionSide::Short => -position.quantity.get(),
     });
-    let working: Decimal = system
-        .working_orders(symbol)
-        .await
-        .iter()
+    let orders = &ledger.orders;
+    let working: Decimal = orders
+        .working
+        .get(symbol)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| orders.orders.get(id))
         .map(|order| match order.side {
             Side::Buy => order.quantity_remaining().get(),
             Side::Sell => -order.quantity_remaining().get(),

@@ -149,13 +149,33 @@ impl TradingSystem {
     /// Handles a batch of inputs in order and commits them, with every
     /// decision they caused, as one journal append: the fast path for feeds.
     pub async fn handle_inputs(&self, inputs: Vec<(Timestamp, Event)>) -> Result<(), EngineError> {
+        self.handle_inputs_with(inputs, |_, _, _| None).await
+    }
+
+    /// As `handle_inputs`, and after each input `follow_up` sees the state it
+    /// left and may return one more input to handle right after it: how a
+    /// strategy reacts to ticks inside a batch without a commit per signal.
+    /// What it returns is recorded as an input like any other, so a re-run
+    /// reproduces the run without the strategy.
+    pub async fn handle_inputs_with(
+        &self,
+        inputs: Vec<(Timestamp, Event)>,
+        mut follow_up: impl FnMut(&Ledger, Timestamp, &Event) -> Option<(Timestamp, Event)>,
+    ) -> Result<(), EngineError> {
         let mut sequencer = self.sequencer.lock().await;
         sequencer.ensure_running()?;
         let mut staged = Ok(());
         for (time, event) in inputs {
+            let next = event.clone();
             staged = sequencer.stage_input(time, event);
             if staged.is_err() {
                 break;
+            }
+            if let Some((time, event)) = follow_up(sequencer.ledger(), time, &next) {
+                staged = sequencer.stage_input(time, event);
+                if staged.is_err() {
+                    break;
+                }
             }
         }
         sequencer.finish(staged).await
