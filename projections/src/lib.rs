@@ -5,6 +5,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod analysis;
 pub mod error;
 pub mod id_map;
 pub mod market;
@@ -15,6 +16,7 @@ pub mod positions;
 pub mod risk;
 pub mod scenario;
 pub mod snapshot;
+pub mod stats;
 pub mod view;
 
 pub use error::FoldError;
