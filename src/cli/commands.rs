@@ -1,13 +1,18 @@
 //! Each command: read its arguments, call the library, print the result.
 
 use super::output::{self, verdict_text, OutputFormat};
-use super::{AuditArgs, Command, DemoArgs, DurabilityArg, EventsArgs, ExplainArgs, RecordArgs, ReplayArgs};
+use super::{
+    AuditArgs, Command, DemoArgs, DurabilityArg, EventsArgs, ExplainArgs, ExportArgs, RecordArgs, ReplayArgs,
+    ReportArgs, StatsArgs,
+};
 use crate::audit::{self, Divergence, Verdict};
 use crate::config::Config;
 use crate::explain::{self, Subject};
+use crate::export;
 use crate::input::{self, fills, signals, ticks, LoadError, TimedInput};
 use crate::record::{self, Recording};
 use crate::replay::{self, At};
+use crate::report;
 use crate::strategy::{SmaCross, SmaCrossSpec};
 use clap::CommandFactory;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,6 +22,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 use tradeledger_events::{Durability, Envelope, Journal, JournalOptions, Seq, Symbol, Timestamp};
+use tradeledger_projections::analysis::Analysis;
+use tradeledger_projections::stats::{self, Statistics, StatsOptions};
 use tradeledger_projections::view::LedgerView;
 
 /// A failure to report on one line: what failed and why.
@@ -46,6 +53,9 @@ pub(super) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Audit(args) => audit_command(&args),
         Command::Events(args) => events_command(&args),
         Command::Explain(args) => explain_command(&args),
+        Command::Export(args) => export_command(&args),
+        Command::Stats(args) => stats_command(&args),
+        Command::Report(args) => report_command(&args),
         Command::Demo(args) => demo_command(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut super::Cli::command(), "tradeledger", &mut std::io::stdout());
@@ -421,4 +431,83 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, CliError> {
 
 fn demo_input_error(error: LoadError) -> CliError {
     fail(format!("the bundled demo trades could not be read: {error}"))
+}
+
+/// Folds the journal in `dir` into its analysis; keeps the envelopes when
+/// `keep_envelopes` (for the events export).
+fn analyze(dir: &Path, keep_envelopes: bool) -> Result<(Analysis, Vec<Envelope>), CliError> {
+    let journal = open_read_only(dir)?;
+    let mut analysis = Analysis::default();
+    let mut envelopes = Vec::new();
+    for envelope in journal.iter_from(Seq::FIRST) {
+        let envelope = envelope?;
+        analysis.apply(&envelope)?;
+        if keep_envelopes {
+            envelopes.push(envelope);
+        }
+    }
+    analysis.finish();
+    journal.close()?;
+    Ok((analysis, envelopes))
+}
+
+fn export_command(args: &ExportArgs) -> Result<ExitCode, CliError> {
+    if args.every.is_some() && args.what != export::What::Equity {
+        return Err(fail("--every resamples the equity curve; use it with --what equity"));
+    }
+    if args.format == export::ExportFormat::Parquet && args.out.is_none() {
+        return Err(fail("Parquet is binary: give a file with --out FILE.parquet"));
+    }
+    let (analysis, envelopes) = analyze(&args.journal, args.what == export::What::Events)?;
+    let table = export::table(args.what, &analysis, &envelopes, args.every.map(|every| every.0));
+    match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|error| fail(format!("could not create {}: {error}", path.display())))?;
+            let out = std::io::BufWriter::new(file);
+            match args.format {
+                export::ExportFormat::Csv => export::write_csv(&table, out)?,
+                export::ExportFormat::Parquet => export::write_parquet(&table, out)?,
+            }
+            eprintln!("wrote {} rows to {}", table.rows.len(), path.display());
+        }
+        None => match export::write_csv(&table, std::io::stdout().lock()) {
+            Err(export::ExportError::Csv(error)) if is_broken_pipe(&error) => {}
+            other => other?,
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_broken_pipe(error: &csv::Error) -> bool {
+    matches!(error.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn stats_of(
+    dir: &Path,
+    annualization: u32,
+    risk_free: rust_decimal::Decimal,
+) -> Result<(Analysis, Statistics), CliError> {
+    let (analysis, _) = analyze(dir, false)?;
+    let statistics = stats::statistics(&analysis, &StatsOptions { annualization, risk_free });
+    Ok((analysis, statistics))
+}
+
+fn stats_command(args: &StatsArgs) -> Result<ExitCode, CliError> {
+    let (_, statistics) = stats_of(&args.journal, args.annualization, args.risk_free)?;
+    match args.format {
+        OutputFormat::Table => print(&output::statistics_table(&statistics)),
+        format => print(&(output::serialized(&statistics, format).map_err(fail)? + "\n")),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_command(args: &ReportArgs) -> Result<ExitCode, CliError> {
+    let (analysis, statistics) = stats_of(&args.journal, args.annualization, args.risk_free)?;
+    let title = format!("tradeledger report: {}", args.journal.display());
+    let page = report::html(&title, &analysis, &statistics);
+    std::fs::write(&args.out, page)
+        .map_err(|error| fail(format!("could not write {}: {error}", args.out.display())))?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }

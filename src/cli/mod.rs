@@ -57,6 +57,19 @@ tradeledger events --journal run1 --from 100 --to 200 --symbol BTCUSDT | jq .sum
     #[command(after_help = "Examples:\n  tradeledger explain --journal run1 --signal sma-1723161259313000000-50\n  \
 tradeledger explain --journal run1 --order O57\n  tradeledger explain --journal run1 --position P60 --format json")]
     Explain(ExplainArgs),
+    /// Export fills, orders, positions, the equity curve, daily returns or events as CSV or Parquet.
+    #[command(after_help = "Examples:\n  tradeledger export --journal run1 --what fills --out fills.csv\n  \
+tradeledger export --journal run1 --what equity --every 1h --format parquet --out equity.parquet\n  \
+tradeledger export --journal run1 --what returns   # daily returns for QuantStats / pyfolio, to stdout")]
+    Export(ExportArgs),
+    /// Performance statistics: returns, volatility, Sharpe, Sortino, Calmar, drawdowns, trades.
+    #[command(
+        after_help = "Examples:\n  tradeledger stats --journal run1\n  tradeledger stats --journal run1 --annualization 252 --risk-free 0.04 --format json"
+    )]
+    Stats(StatsArgs),
+    /// Write a self-contained HTML report: statistics, equity and drawdown charts, PnL per symbol, monthly returns, risk events.
+    #[command(after_help = "Example:\n  tradeledger report --journal run1 --out run1.html")]
+    Report(ReportArgs),
     /// Record the built-in strategy over the bundled real BTCUSDT trades, then replay and audit the journal.
     #[command(
         after_help = "Examples:\n  tradeledger demo\n  tradeledger demo --journal demo-journal   # keep it, then: tradeledger replay --journal demo-journal"
@@ -173,6 +186,75 @@ pub struct ExplainArgs {
     pub subject: ExplainSubject,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_name = "DIR")]
+    pub journal: PathBuf,
+    #[arg(long, value_enum)]
+    pub what: crate::export::What,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: crate::export::ExportFormat,
+    /// Output file; default standard output (CSV only).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// With --what equity: one point per bar of this length (e.g. 30s, 1m, 1h, 1d), at the bar's close.
+    #[arg(long, value_name = "INTERVAL")]
+    pub every: Option<Interval>,
+}
+
+/// A bar length: a whole number and a unit (s, m, h, d).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub i64);
+
+impl std::str::FromStr for Interval {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Interval, String> {
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (count, unit) = text.split_at(split);
+        let seconds: i64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(format!("`{text}`: the unit is s, m, h or d (e.g. 1m, 4h, 1d)")),
+        };
+        count
+            .parse::<i64>()
+            .ok()
+            .filter(|count| *count > 0)
+            .and_then(|count| count.checked_mul(seconds)?.checked_mul(1_000_000_000))
+            .map(Interval)
+            .ok_or_else(|| format!("`{text}`: give a whole number above zero before the unit"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[arg(long, value_name = "DIR")]
+    pub journal: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Periods (days) per year: 365 for markets that trade every day, 252 for exchange days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub annualization: u32,
+    /// Annual risk-free rate as a fraction (0.04 = 4 %).
+    #[arg(long, default_value = "0", value_name = "RATE")]
+    pub risk_free: rust_decimal::Decimal,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long, value_name = "DIR")]
+    pub journal: PathBuf,
+    #[arg(long, value_name = "FILE.html")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub annualization: u32,
+    #[arg(long, default_value = "0", value_name = "RATE")]
+    pub risk_free: rust_decimal::Decimal,
 }
 
 #[derive(Debug, Args)]

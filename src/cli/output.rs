@@ -215,3 +215,22 @@ pub(crate) fn record_summary(summary: &RecordSummary, journal: &std::path::Path,
         summary.view.risk.circuit_breaker,
     )
 }
+
+pub(crate) fn statistics_table(stats: &tradeledger_projections::stats::Statistics) -> String {
+    let value = serde_json::to_value(stats).unwrap_or_default();
+    let mut rows = table(&["statistic", "value"]);
+    if let Some(fields) = value.as_object() {
+        for (name, value) in fields {
+            let shown = match value {
+                // Tables round to 6 places; --format json keeps every digit.
+                serde_json::Value::String(text) => text
+                    .parse::<Decimal>()
+                    .map_or_else(|_| text.clone(), |number| number.round_dp(6).normalize().to_string()),
+                serde_json::Value::Null => "-".to_owned(),
+                other => other.to_string(),
+            };
+            rows.add_row(vec![name.replace('_', " "), shown]);
+        }
+    }
+    format!("{rows}\n")
+}
