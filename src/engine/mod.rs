@@ -254,6 +254,14 @@ impl TradingSystem {
         self.sequencer.lock().await.ledger().risk.latest_events(limit).cloned().collect()
     }
 
+    /// The last committed seq and the hash of the state as of it
+    /// (`Ledger::state_hash`): what a replay of the journal up to that seq
+    /// must reproduce.
+    pub async fn committed_state(&self) -> (Seq, tradeledger_events::Hash) {
+        let sequencer = self.sequencer.lock().await;
+        (sequencer.ledger().seq, sequencer.ledger().state_hash())
+    }
+
     /// The whole state, as of the last call handled.
     pub async fn ledger(&self) -> Ledger {
         self.sequencer.lock().await.ledger().clone()
