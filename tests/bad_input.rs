@@ -168,7 +168,7 @@ proptest! {
     /// Near-valid tick rows: a valid row with one field replaced by junk.
     #[test]
     fn near_valid_tick_rows_are_read_or_named(field in 0usize..4, junk in "[-+.eE0-9a-zA-Z ,\"]{0,12}") {
-        let mut fields = vec!["1723161600000".to_owned(), "BTCUSDT".to_owned(), "61000.5".to_owned(), "0.25".to_owned()];
+        let mut fields = ["1723161600000".to_owned(), "BTCUSDT".to_owned(), "61000.5".to_owned(), "0.25".to_owned()];
         fields[field] = junk;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ticks.csv");
