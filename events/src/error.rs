@@ -29,6 +29,11 @@ pub enum JournalError {
     #[error("journal {dir} is corrupt at {fault}")]
     Corrupt { dir: PathBuf, fault: ChainFault },
 
+    /// The storage engine cannot read the journal's files at all (a torn
+    /// or damaged data file). Restore the folder from a copy.
+    #[error("journal {dir} cannot be read: {reason}; restore the folder from a backup")]
+    Unreadable { dir: PathBuf, reason: String },
+
     #[error("journal {dir} is open read-only; appending is refused")]
     ReadOnly { dir: PathBuf },
 

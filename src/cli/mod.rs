@@ -276,6 +276,12 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
+    // One line, never a backtrace. (sled 0.34 panics on some damaged files;
+    // the journal turns that into an error, and this line says where.)
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|at| format!(" at {}:{}", at.file(), at.line())).unwrap_or_default();
+        eprintln!("internal panic{location}: {}", panic_text(info.payload()));
+    }));
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(error) => {
@@ -283,6 +289,14 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 fn init_logging(verbose: u8) {

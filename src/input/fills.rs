@@ -15,12 +15,16 @@ pub const EXTERNAL_ORDER: &str = "external";
 const COLUMNS: [&str; 8] = ["time", "symbol", "side", "quantity", "price", "fee", "fill_id", "order_id"];
 
 pub fn load_fills(path: &Path, skip_bad_rows: bool) -> Result<Loaded, LoadError> {
-    let text = read_text(path)?;
+    parse_fills(&read_text(path)?, path, skip_bad_rows)
+}
+
+/// Reads fills from `text`; `path` names the file in errors and default ids.
+pub fn parse_fills(text: &str, path: &Path, skip_bad_rows: bool) -> Result<Loaded, LoadError> {
     let file = display_name(path);
     let name = path.file_name().map_or_else(|| file.clone(), |name| name.to_string_lossy().into_owned());
     let mut collector = Collector::new(InputKind::Fill, skip_bad_rows);
     let mut columns: [Option<usize>; 8] = std::array::from_fn(Some);
-    for (index, record) in csv_reader(&text).records().enumerate() {
+    for (index, record) in csv_reader(text).records().enumerate() {
         let record = match record {
             Ok(record) => record,
             Err(error) => {

@@ -59,9 +59,14 @@ enum Layout {
 
 /// Reads a tick file whole; the first bad row is an error unless skipping.
 pub fn load_ticks(path: &Path, options: &TickOptions) -> Result<Loaded, LoadError> {
-    let text = read_text(path)?;
+    parse_ticks(&read_text(path)?, path, options)
+}
+
+/// Reads ticks from `text`; `path` names the file in errors and, for Lean
+/// files, carries the date and symbol.
+pub fn parse_ticks(text: &str, path: &Path, options: &TickOptions) -> Result<Loaded, LoadError> {
     let file = display_name(path);
-    let mut reader = csv_reader(&text);
+    let mut reader = csv_reader(text);
     let mut records = reader.records();
     let mut collector = Collector::new(InputKind::Tick, options.skip_bad_rows);
     let Some(first) = records.next() else { return Ok(collector.finish()) };

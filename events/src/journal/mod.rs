@@ -534,18 +534,31 @@ fn storage_error(dir: &Path, operation: &'static str) -> impl FnOnce(sled::Error
 }
 
 fn open_sled(dir: &Path, options: &JournalOptions) -> Result<sled::Db, JournalError> {
-    sled::Config::new()
+    let config = sled::Config::new()
         .path(dir)
         .cache_capacity(options.cache_capacity_bytes)
         .mode(sled::Mode::HighThroughput)
-        .flush_every_ms(options.flush_every_ms)
-        .open()
-        .map_err(|source| match &source {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                JournalError::Locked { dir: dir.to_path_buf() }
-            }
-            _ => JournalError::Storage { dir: dir.to_path_buf(), operation: "open the database", source },
-        })
+        .flush_every_ms(options.flush_every_ms);
+    // sled 0.34 panics on some damaged files (a data file cut short after a
+    // torn write indexes past its segment table) instead of returning an
+    // error; a damaged journal must be a clear refusal, never a crash.
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        JournalError::Unreadable {
+            dir: dir.to_path_buf(),
+            reason: format!("sled panicked reading its files: {message}"),
+        }
+    })?;
+    opened.map_err(|source| match &source {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            JournalError::Locked { dir: dir.to_path_buf() }
+        }
+        _ => JournalError::Storage { dir: dir.to_path_buf(), operation: "open the database", source },
+    })
 }
 
 fn load_or_create_meta(
