@@ -85,8 +85,9 @@ pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64))
     Ok(RecordSummary { seq_first, seq_last, inputs: inputs_seen, events, strategy_signals, view })
 }
 
-/// The strategy's answer to a tick, sized against the state the tick left.
-fn strategy_signal(
+/// The strategy's answer to a tick, sized against the state the tick left
+/// (the open position plus what working orders will still fill).
+pub fn strategy_signal(
     strategy: &mut SmaCross,
     ledger: &Ledger,
     time: Timestamp,

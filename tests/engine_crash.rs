@@ -65,10 +65,7 @@ fn engine_crash_child() {
             position += batch.len();
             let outcome = system
                 .handle_inputs_with(batch, |ledger, time, event| {
-                    let Event::PriceTicked(tick) = event else { return None };
-                    let target = strategy.on_tick(&tick.symbol, tick.price)?;
-                    let open = ledger.positions.open.get(&tick.symbol).map_or(Default::default(), |p| p.quantity.get());
-                    let signal = strategy.signal(&tick.symbol, time, tick.price, open, target)?;
+                    let signal = tradeledger::record::strategy_signal(&mut strategy, ledger, time, event)?;
                     Some((time, Event::SignalReceived(signal)))
                 })
                 .await;

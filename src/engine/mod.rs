@@ -254,9 +254,14 @@ impl TradingSystem {
         self.sequencer.lock().await.ledger().risk.latest_events(limit).cloned().collect()
     }
 
+    /// The last committed seq.
+    pub async fn committed_seq(&self) -> Seq {
+        self.sequencer.lock().await.ledger().seq
+    }
+
     /// The last committed seq and the hash of the state as of it
     /// (`Ledger::state_hash`): what a replay of the journal up to that seq
-    /// must reproduce.
+    /// must reproduce. Hashing encodes the whole state: not for every call.
     pub async fn committed_state(&self) -> (Seq, tradeledger_events::Hash) {
         let sequencer = self.sequencer.lock().await;
         (sequencer.ledger().seq, sequencer.ledger().state_hash())
