@@ -1,42 +1,19 @@
 //! Exports, statistics and the HTML report, through the binary, on the SPY
 //! extract recorded with the strategy and hand-written signals.
 
+mod common;
+
 use arrow_array::{Array, Decimal128Array, StringArray, TimestampNanosecondArray};
-use assert_cmd::Command;
+use common::{record_spy, stdout_of, tradeledger};
 use predicates::prelude::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
-}
-
-fn tradeledger() -> Command {
-    let mut command = Command::cargo_bin("tradeledger").unwrap();
-    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    command
-}
-
-fn stdout_of(command: &mut Command) -> String {
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
 fn recorded_spy(dir: &Path) -> PathBuf {
     let journal = dir.join("journal");
-    tradeledger()
-        .args(["record", "--journal"])
-        .arg(&journal)
-        .arg("--ticks")
-        .arg(fixture("20131008_spy_Trade_Tick_first1000.csv"))
-        .arg("--signals")
-        .arg(fixture("cli/signals.jsonl"))
-        .args(["--strategy", "sma-cross:fast=10,slow=30,qty=100,stop=0.05,take=0.1"])
-        .assert()
-        .success();
+    record_spy(&journal);
     journal
 }
 

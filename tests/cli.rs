@@ -1,46 +1,14 @@
 //! The `tradeledger` binary, run as users run it: every command, its output
 //! contract and its error paths with their exit codes.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{fixture, record_spy, stdout_of, tradeledger, SPY};
 use predicates::prelude::*;
 use rust_decimal::Decimal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use tradeledger::events::{Event, Journal, JournalOptions, NewEvent, RiskCheckPassed, Seq};
-
-const SPY: &str = "20131008_spy_Trade_Tick_first1000.csv";
-const SMA: &str = "sma-cross:fast=10,slow=30,qty=100,stop=0.05,take=0.1";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
-}
-
-fn tradeledger() -> Command {
-    let mut command = Command::cargo_bin("tradeledger").unwrap();
-    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    command
-}
-
-fn stdout_of(command: &mut Command) -> String {
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Records the SPY extract with the strategy and the hand-written signals.
-fn record_spy(journal: &Path) {
-    tradeledger()
-        .args(["record", "--journal"])
-        .arg(journal)
-        .arg("--ticks")
-        .arg(fixture(SPY))
-        .arg("--signals")
-        .arg(fixture("cli/signals.jsonl"))
-        .args(["--strategy", SMA])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Recorded"));
-}
 
 fn replay_json(journal: &Path, extra: &[&str]) -> serde_json::Value {
     let text = stdout_of(tradeledger().args(["replay", "--format", "json", "--journal"]).arg(journal).args(extra));

@@ -9,7 +9,8 @@
 //! flips every byte instead. A handful of cases of each kind are also
 //! written back to disk and caught by `tradeledger audit` (exit 1).
 
-use assert_cmd::Command;
+mod common;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use tradeledger::events::codec::{self, RecordCursor, FRAME_HEADER_BYTES};
@@ -37,23 +38,9 @@ struct RecordBytes {
     hash: Range<usize>,
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
-}
-
 fn record_real_journal(dir: &Path) -> (PathBuf, JournalId) {
     let journal = dir.join("journal");
-    Command::cargo_bin("tradeledger")
-        .unwrap()
-        .args(["record", "--journal"])
-        .arg(&journal)
-        .arg("--ticks")
-        .arg(fixture("20131008_spy_Trade_Tick_first1000.csv"))
-        .arg("--signals")
-        .arg(fixture("cli/signals.jsonl"))
-        .args(["--strategy", "sma-cross:fast=10,slow=30,qty=100,stop=0.05,take=0.1"])
-        .assert()
-        .success();
+    common::record_spy(&journal);
     let opened = Journal::open(&journal, JournalOptions::read_only()).unwrap();
     let id = opened.journal_id();
     opened.close().unwrap();
@@ -272,7 +259,7 @@ fn structural_cases(id: JournalId, stored: &Stored, tally: &mut Tally) {
 }
 
 fn audit(journal: &Path) -> (i32, String) {
-    let output = Command::cargo_bin("tradeledger").unwrap().args(["audit", "--journal"]).arg(journal).output().unwrap();
+    let output = common::tradeledger().args(["audit", "--journal"]).arg(journal).output().unwrap();
     (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
