@@ -16,6 +16,8 @@
 //! `TRADELEDGER_CRASH_SEED` replays a run. Kills run in series of 10 on one
 //! journal, then a fresh one, so start-up stays short.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +32,6 @@ use tradeledger::strategy::SmaCross;
 
 const CHILD_DIR_ENV: &str = "TRADELEDGER_ENGINE_CRASH_DIR";
 const BATCH: usize = 200;
-const HOUR_NANOS: i64 = 3_600_000_000_000;
 const KILLS_PER_JOURNAL: u64 = 10;
 
 fn feed() -> Vec<(Timestamp, Event)> {
@@ -56,12 +57,7 @@ fn engine_crash_child() {
         let mut strategy = SmaCross::new("sma-cross:fast=20,slow=50,qty=0.5,stop=0.05,take=0.1".parse().unwrap());
         say(&format!("READY {}", ledger.seq));
         loop {
-            let (lap, offset) = (position / feed.len(), position % feed.len());
-            let shift = HOUR_NANOS * lap as i64;
-            let batch: Vec<(Timestamp, Event)> = feed[offset..(offset + BATCH).min(feed.len())]
-                .iter()
-                .map(|(time, event)| (Timestamp::from_unix_nanos(time.unix_nanos() + shift), event.clone()))
-                .collect();
+            let batch = common::lap_batch(&feed, position, BATCH);
             position += batch.len();
             let outcome = system
                 .handle_inputs_with(batch, |ledger, time, event| {

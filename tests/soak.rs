@@ -7,6 +7,8 @@
 //! `TRADELEDGER_SOAK_EVENTS=50000000 cargo test --release --test soak -- --ignored --nocapture`
 //! (default 5,000,000 events).
 
+mod common;
+
 use std::path::Path;
 use std::time::Instant;
 use tradeledger::config::Config;
@@ -17,7 +19,6 @@ use tradeledger::projections::Ledger;
 use tradeledger::strategy::SmaCross;
 
 const BATCH: usize = 1_000;
-const HOUR_NANOS: i64 = 3_600_000_000_000;
 
 /// (current, peak) resident set in MiB, from /proc.
 fn resident_mib() -> (u64, u64) {
@@ -48,12 +49,7 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     let started = Instant::now();
     let (mut position, mut next_report, mut seq) = (0_usize, 1_000_000_u64, 0_u64);
     while seq < target {
-        let (lap, offset) = (position / feed.len(), position % feed.len());
-        let shift = HOUR_NANOS * lap as i64;
-        let batch: Vec<(Timestamp, Event)> = feed[offset..(offset + BATCH).min(feed.len())]
-            .iter()
-            .map(|(time, event)| (Timestamp::from_unix_nanos(time.unix_nanos() + shift), event.clone()))
-            .collect();
+        let batch = common::lap_batch(&feed, position, BATCH);
         position += batch.len();
         system
             .handle_inputs_with(batch, |ledger, time, event| {

@@ -153,40 +153,47 @@ impl Analysis {
     }
 
     fn record_fill(&mut self, envelope: &Envelope, source: FillSource, position_id: Option<PositionId>) {
-        let record = match &envelope.event {
-            Event::OrderFilled(fill) => FillRecord {
-                seq: envelope.seq,
-                time: envelope.time_event,
-                symbol: fill.symbol.clone(),
-                side: fill.side,
-                quantity: fill.quantity,
-                price: fill.price,
-                fee: fill.fee,
-                liquidity: Some(fill.liquidity),
-                order_id: fill.order_id.clone(),
-                signal_id: self.ledger.orders.orders.get(&fill.order_id).and_then(|order| order.signal_id.clone()),
-                position_id,
-                fill_id: fill.fill_id.clone(),
-                source,
-            },
-            Event::FillImported(fill) => FillRecord {
-                seq: envelope.seq,
-                time: envelope.time_event,
-                symbol: fill.symbol.clone(),
-                side: fill.side,
-                quantity: fill.quantity,
-                price: fill.price,
-                fee: fill.fee,
-                liquidity: fill.liquidity,
-                order_id: fill.order_id.clone(),
-                signal_id: None,
-                position_id,
-                fill_id: fill.fill_id.clone(),
-                source,
-            },
+        // (order, fill id, symbol, side, quantity, price, fee, liquidity)
+        let (order_id, fill_id, symbol, side, quantity, price, fee, liquidity) = match &envelope.event {
+            Event::OrderFilled(fill) => (
+                &fill.order_id,
+                &fill.fill_id,
+                &fill.symbol,
+                fill.side,
+                fill.quantity,
+                fill.price,
+                fill.fee,
+                Some(fill.liquidity),
+            ),
+            Event::FillImported(fill) => (
+                &fill.order_id,
+                &fill.fill_id,
+                &fill.symbol,
+                fill.side,
+                fill.quantity,
+                fill.price,
+                fill.fee,
+                fill.liquidity,
+            ),
             _ => return,
         };
-        self.fills.push(record);
+        // Imported fills belong to outside orders, which have no signal here.
+        let signal_id = self.ledger.orders.orders.get(order_id).and_then(|order| order.signal_id.clone());
+        self.fills.push(FillRecord {
+            seq: envelope.seq,
+            time: envelope.time_event,
+            symbol: symbol.clone(),
+            side,
+            quantity,
+            price,
+            fee,
+            liquidity,
+            order_id: order_id.clone(),
+            signal_id,
+            position_id,
+            fill_id: fill_id.clone(),
+            source,
+        });
     }
 
     fn record_equity(&mut self, seq: Seq, time: Timestamp) {

@@ -62,3 +62,21 @@ pub fn market_signal(id: &str, symbol: &str, side: Side, quantity: &str) -> Sign
         price_take_profit: None,
     }
 }
+
+/// The next `batch` inputs of `feed` replayed lap after lap from input
+/// number `position`, each lap an hour later than the one before.
+pub fn lap_batch(
+    feed: &[(tradeledger::events::Timestamp, tradeledger::events::Event)],
+    position: usize,
+    batch: usize,
+) -> Vec<(tradeledger::events::Timestamp, tradeledger::events::Event)> {
+    const HOUR_NANOS: i64 = 3_600_000_000_000;
+    let (lap, offset) = (position / feed.len(), position % feed.len());
+    let shift = HOUR_NANOS * lap as i64;
+    feed[offset..(offset + batch).min(feed.len())]
+        .iter()
+        .map(|(time, event)| {
+            (tradeledger::events::Timestamp::from_unix_nanos(time.unix_nanos() + shift), event.clone())
+        })
+        .collect()
+}
