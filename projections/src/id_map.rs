@@ -35,6 +35,10 @@ impl<K: Hash + Eq + Ord, V> IdMap<K, V> {
         self.0.insert(key, value)
     }
 
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.0.remove(key)
+    }
+
     pub fn contains_key(&self, key: &K) -> bool {
         self.0.contains_key(key)
     }

@@ -107,6 +107,8 @@ pub struct Order {
     pub seq_submitted: Seq,
     pub time_submitted: Timestamp,
     pub seq_last: Seq,
+    /// Fills of a working order; empty once the order is finished (its
+    /// quantity, notional and fees stay).
     pub fills: Vec<Fill>,
 }
 
@@ -152,8 +154,9 @@ impl Signal {
 pub struct OrderBook {
     pub orders: IdMap<OrderId, Order>,
     pub signals: IdMap<SignalId, Signal>,
-    /// Every fill id applied (ours and imported), with its seq: a repeated id
-    /// is a defect, never a second fill.
+    /// The ids of every imported fill and of the fills of working orders,
+    /// with their seqs: a repeated id is a defect (or, for an import, a
+    /// duplicate the engine records as rejected), never a second fill.
     pub fill_ids: IdMap<FillId, Seq>,
     /// Open orders of each symbol, oldest first: what a venue works on a tick
     /// without scanning every order ever sent.
@@ -283,11 +286,20 @@ impl OrderBook {
     }
 
     /// Takes a finished order off its symbol's working list.
+    /// A finished order leaves the working set and keeps only its totals:
+    /// its fills (and their ids) are dropped, so the book grows with orders,
+    /// not with fills. The journal keeps every fill; a later fill for this
+    /// order is an invalid transition whatever its id.
     fn retire(&mut self, symbol: &Symbol, order_id: &OrderId) {
         if let Some(ids) = self.working.get_mut(symbol) {
             ids.retain(|id| id != order_id);
             if ids.is_empty() {
                 self.working.remove(symbol);
+            }
+        }
+        if let Some(order) = self.orders.get_mut(order_id) {
+            for fill in std::mem::take(&mut order.fills) {
+                self.fill_ids.remove(&fill.fill_id);
             }
         }
     }
