@@ -99,8 +99,9 @@ fn seq(value: tradeledger_events::Seq) -> Value {
     Value::Integer(i64::try_from(value.get()).unwrap_or(i64::MAX))
 }
 
-/// Builds the table `what` from a journal's analysis (and, for `events`,
-/// its envelopes). `every_nanos` resamples the equity curve.
+/// Builds the table `what` from a journal's analysis (for `events`, from
+/// `envelopes`, which may be one chunk of the journal). `every_nanos`
+/// resamples the equity curve.
 pub fn table(what: What, analysis: &Analysis, envelopes: &[Envelope], every_nanos: Option<i64>) -> Table {
     match what {
         What::Fills => fills_table(analysis),
@@ -346,29 +347,101 @@ fn events_table(envelopes: &[Envelope]) -> Table {
     Table { columns, rows }
 }
 
-/// CSV with a header; decimals as exact strings, times RFC 3339 with `Z`.
-pub fn write_csv(table: &Table, out: impl Write) -> Result<(), ExportError> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(table.columns.iter().map(|(name, _)| *name))?;
-    for row in &table.rows {
-        writer.write_record(row.iter().map(|value| match value {
-            Value::Null => String::new(),
-            Value::Text(text) => text.clone(),
-            Value::Integer(number) => number.to_string(),
-            Value::Decimal(number) => number.normalize().to_string(),
-            Value::Time(time) => time.to_string(),
-            Value::Boolean(flag) => flag.to_string(),
-        }))?;
-    }
-    writer.flush()?;
-    Ok(())
+/// Writes one table, or a table in parts (`events` streams the journal in
+/// chunks): CSV with one header, or Parquet with one schema, fixed by the
+/// first part.
+pub struct TableWriter<W: Write + Send> {
+    format: ExportFormat,
+    out: Option<W>,
+    csv: Option<csv::Writer<W>>,
+    parquet: Option<parquet::arrow::ArrowWriter<W>>,
+    rows: u64,
 }
 
-/// Parquet (snappy), one row group per 64k rows: text as UTF-8, integers as
-/// Int64, decimals as Decimal128(38, s) where s is the column's largest
-/// scale (every value exact), times as nanosecond UTC timestamps.
-pub fn write_parquet(table: &Table, out: impl Write + Send) -> Result<(), ExportError> {
-    let parquet_error = |error: &dyn std::fmt::Display| ExportError::Parquet(error.to_string());
+impl<W: Write + Send> std::fmt::Debug for TableWriter<W> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("TableWriter").field("format", &self.format).field("rows", &self.rows).finish()
+    }
+}
+
+fn parquet_error(error: &dyn std::fmt::Display) -> ExportError {
+    ExportError::Parquet(error.to_string())
+}
+
+impl<W: Write + Send> TableWriter<W> {
+    pub fn new(format: ExportFormat, out: W) -> TableWriter<W> {
+        TableWriter { format, out: Some(out), csv: None, parquet: None, rows: 0 }
+    }
+
+    /// Appends `table`'s rows (its columns must be those of the first part).
+    pub fn write(&mut self, table: &Table) -> Result<(), ExportError> {
+        self.rows += table.rows.len() as u64;
+        match self.format {
+            ExportFormat::Csv => self.write_csv(table),
+            ExportFormat::Parquet => self.write_parquet(table),
+        }
+    }
+
+    /// Flushes and closes; returns the number of rows written.
+    pub fn finish(mut self) -> Result<u64, ExportError> {
+        if self.csv.is_none() && self.parquet.is_none() {
+            // Nothing written yet: an empty table still gets its header.
+            self.write(&Table { columns: Vec::new(), rows: Vec::new() })?;
+        }
+        if let Some(mut writer) = self.csv.take() {
+            writer.flush()?;
+        }
+        if let Some(writer) = self.parquet.take() {
+            writer.close().map_err(|error| parquet_error(&error))?;
+        }
+        Ok(self.rows)
+    }
+
+    /// CSV with a header; decimals as exact strings, times RFC 3339 with `Z`.
+    fn write_csv(&mut self, table: &Table) -> Result<(), ExportError> {
+        if self.csv.is_none() {
+            if let Some(out) = self.out.take() {
+                let mut writer = csv::Writer::from_writer(out);
+                writer.write_record(table.columns.iter().map(|(name, _)| *name))?;
+                self.csv = Some(writer);
+            }
+        }
+        let Some(writer) = self.csv.as_mut() else { return Ok(()) };
+        for row in &table.rows {
+            writer.write_record(row.iter().map(|value| match value {
+                Value::Null => String::new(),
+                Value::Text(text) => text.clone(),
+                Value::Integer(number) => number.to_string(),
+                Value::Decimal(number) => number.normalize().to_string(),
+                Value::Time(time) => time.to_string(),
+                Value::Boolean(flag) => flag.to_string(),
+            }))?;
+        }
+        Ok(())
+    }
+
+    /// Parquet (snappy), row groups of at most 64k rows: text as UTF-8,
+    /// integers as Int64, decimals as Decimal128(38, s) where s is the
+    /// column's largest scale (every value exact), times as nanosecond UTC
+    /// timestamps.
+    fn write_parquet(&mut self, table: &Table) -> Result<(), ExportError> {
+        let batch = record_batch(table)?;
+        if self.parquet.is_none() {
+            let properties = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(65_536))
+                .build();
+            let Some(out) = self.out.take() else { return Ok(()) };
+            let writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(properties))
+                .map_err(|error| parquet_error(&error))?;
+            self.parquet = Some(writer);
+        }
+        let Some(writer) = self.parquet.as_mut() else { return Ok(()) };
+        writer.write(&batch).map_err(|error| parquet_error(&error))
+    }
+}
+
+fn record_batch(table: &Table) -> Result<RecordBatch, ExportError> {
     let mut fields = Vec::with_capacity(table.columns.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
     for (index, (name, kind)) in table.columns.iter().enumerate() {
@@ -377,17 +450,14 @@ pub fn write_parquet(table: &Table, out: impl Write + Send) -> Result<(), Export
         fields.push(Field::new(*name, data_type, true));
         arrays.push(array);
     }
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|error| parquet_error(&error))?;
-    let properties = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(65_536))
-        .build();
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(out, schema, Some(properties)).map_err(|error| parquet_error(&error))?;
-    writer.write(&batch).map_err(|error| parquet_error(&error))?;
-    writer.close().map_err(|error| parquet_error(&error))?;
-    Ok(())
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|error| parquet_error(&error))
+}
+
+/// Writes one whole table.
+pub fn write_table(table: &Table, format: ExportFormat, out: impl Write + Send) -> Result<u64, ExportError> {
+    let mut writer = TableWriter::new(format, out);
+    writer.write(table)?;
+    writer.finish()
 }
 
 fn column_array<'a>(

@@ -74,7 +74,8 @@ fn the_fills_csv_adds_up_to_every_order_in_the_replay() {
 
 fn parquet_batch(path: &Path) -> arrow_array::RecordBatch {
     let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let reader = builder.with_batch_size(1 << 20).build().unwrap();
     let mut batches: Vec<_> = reader.map(Result::unwrap).collect();
     assert_eq!(batches.len(), 1, "a small export is one batch");
     batches.remove(0)
@@ -245,4 +246,27 @@ fn the_report_has_every_section_and_renders_in_headless_chromium() {
     let total = bytes.len() / channels;
     // Text, tables and two charts: far more than a blank page's nothing.
     assert!(non_white * 100 > total, "only {non_white} of {total} pixels are not white");
+}
+
+#[test]
+fn the_events_export_streams_every_event_as_csv_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = recorded_spy(dir.path());
+    let head = replay(&journal)["seq"].as_u64().unwrap() as usize;
+    let csv_text = stdout_of(tradeledger().args(["export", "--what", "events", "--journal"]).arg(&journal));
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let seqs: Vec<u64> = reader.records().map(|record| record.unwrap()[0].parse().unwrap()).collect();
+    assert_eq!(seqs, (1..=head as u64).collect::<Vec<_>>(), "every event, in seq order");
+    let out = dir.path().join("events.parquet");
+    tradeledger()
+        .args(["export", "--what", "events", "--format", "parquet", "--journal"])
+        .arg(&journal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let batch = parquet_batch(&out);
+    assert_eq!(batch.num_rows(), head);
+    let types = batch.column_by_name("type").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(types.value(0), "RiskLimitsSet");
 }

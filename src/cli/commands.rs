@@ -433,23 +433,20 @@ fn demo_input_error(error: LoadError) -> CliError {
     fail(format!("the bundled demo trades could not be read: {error}"))
 }
 
-/// Folds the journal in `dir` into its analysis; keeps the envelopes when
-/// `keep_envelopes` (for the events export).
-fn analyze(dir: &Path, keep_envelopes: bool) -> Result<(Analysis, Vec<Envelope>), CliError> {
+/// Folds the journal in `dir` into its analysis.
+fn analyze(dir: &Path) -> Result<Analysis, CliError> {
     let journal = open_read_only(dir)?;
     let mut analysis = Analysis::default();
-    let mut envelopes = Vec::new();
     for envelope in journal.iter_from(Seq::FIRST) {
-        let envelope = envelope?;
-        analysis.apply(&envelope)?;
-        if keep_envelopes {
-            envelopes.push(envelope);
-        }
+        analysis.apply(&envelope?)?;
     }
     analysis.finish();
     journal.close()?;
-    Ok((analysis, envelopes))
+    Ok(analysis)
 }
+
+/// Events exported per chunk: the events export streams the journal.
+const EXPORT_EVENTS_CHUNK: usize = 65_536;
 
 fn export_command(args: &ExportArgs) -> Result<ExitCode, CliError> {
     if args.every.is_some() && args.what != export::What::Equity {
@@ -458,29 +455,45 @@ fn export_command(args: &ExportArgs) -> Result<ExitCode, CliError> {
     if args.format == export::ExportFormat::Parquet && args.out.is_none() {
         return Err(fail("Parquet is binary: give a file with --out FILE.parquet"));
     }
-    let (analysis, envelopes) = analyze(&args.journal, args.what == export::What::Events)?;
-    let table = export::table(args.what, &analysis, &envelopes, args.every.map(|every| every.0));
-    match &args.out {
+    let outcome = match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|error| fail(format!("could not create {}: {error}", path.display())))?;
-            let out = std::io::BufWriter::new(file);
-            match args.format {
-                export::ExportFormat::Csv => export::write_csv(&table, out)?,
-                export::ExportFormat::Parquet => export::write_parquet(&table, out)?,
-            }
-            eprintln!("wrote {} rows to {}", table.rows.len(), path.display());
+            let rows = write_export(args, std::io::BufWriter::new(file))?;
+            eprintln!("wrote {rows} rows to {}", path.display());
+            Ok(rows)
         }
-        None => match export::write_csv(&table, std::io::stdout().lock()) {
-            Err(export::ExportError::Csv(error)) if is_broken_pipe(&error) => {}
-            other => other?,
-        },
+        None => write_export(args, std::io::BufWriter::new(std::io::stdout())),
+    };
+    match outcome {
+        Err(CliError(message)) if message.contains("Broken pipe") => Ok(ExitCode::SUCCESS),
+        other => other.map(|_| ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn is_broken_pipe(error: &csv::Error) -> bool {
-    matches!(error.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+fn write_export(args: &ExportArgs, out: impl std::io::Write + Send) -> Result<u64, CliError> {
+    let mut writer = export::TableWriter::new(args.format, out);
+    if args.what == export::What::Events {
+        // Events need no fold: stream the journal, a chunk at a time.
+        let journal = open_read_only(&args.journal)?;
+        let mut chunk = Vec::with_capacity(EXPORT_EVENTS_CHUNK);
+        let empty = Analysis::default();
+        for envelope in journal.iter_from(Seq::FIRST) {
+            chunk.push(envelope?);
+            if chunk.len() == EXPORT_EVENTS_CHUNK {
+                writer.write(&export::table(args.what, &empty, &chunk, None))?;
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            writer.write(&export::table(args.what, &empty, &chunk, None))?;
+        }
+        journal.close()?;
+    } else {
+        let analysis = analyze(&args.journal)?;
+        writer.write(&export::table(args.what, &analysis, &[], args.every.map(|every| every.0)))?;
+    }
+    Ok(writer.finish()?)
 }
 
 fn stats_of(
@@ -488,7 +501,7 @@ fn stats_of(
     annualization: u32,
     risk_free: rust_decimal::Decimal,
 ) -> Result<(Analysis, Statistics), CliError> {
-    let (analysis, _) = analyze(dir, false)?;
+    let analysis = analyze(dir)?;
     let statistics = stats::statistics(&analysis, &StatsOptions { annualization, risk_free });
     Ok((analysis, statistics))
 }
