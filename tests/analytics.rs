@@ -169,24 +169,21 @@ fn stats_json_on_the_real_data_fixture_matches_its_snapshot() {
 fn export_usage_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let journal = recorded_spy(dir.path());
-    tradeledger()
-        .args(["export", "--what", "fills", "--every", "1h", "--journal"])
-        .arg(&journal)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--what equity"));
-    tradeledger()
-        .args(["export", "--what", "fills", "--format", "parquet", "--journal"])
-        .arg(&journal)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--out"));
-    tradeledger()
-        .args(["export", "--what", "equity", "--every", "5x", "--journal"])
-        .arg(&journal)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("the unit is s, m, h or d"));
+    let cases: [(&[&str], &str); 3] = [
+        (&["--what", "fills", "--every", "1h"], "--what equity"),
+        (&["--what", "fills", "--format", "parquet"], "--out"),
+        (&["--what", "equity", "--every", "5x"], "the unit is s, m, h or d"),
+    ];
+    for (args, message) in cases {
+        tradeledger()
+            .arg("export")
+            .args(args)
+            .arg("--journal")
+            .arg(&journal)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
 }
 
 fn chromium() -> Option<PathBuf> {
