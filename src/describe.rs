@@ -1,7 +1,14 @@
 //! One line per event, for tables (`explain`, `events --format table`) and
 //! audit diffs: what happened, in words, with the numbers that matter.
 
+use serde::Serialize;
 use tradeledger_events::{Event, OrderType, Verdict};
+
+/// The name serde gives a unit enum value (`buy`, `take_profit`, `LOW`):
+/// the word tables and exports show, the same as in JSON.
+pub fn word<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_owned))
+}
 
 pub fn summary(event: &Event) -> String {
     match event {

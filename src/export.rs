@@ -89,10 +89,7 @@ fn optional_text(value: Option<impl ToString>) -> Value {
 
 /// serde's snake_case name of a unit enum value (`buy`, `take_profit`).
 fn word<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|value| value.as_str().map(|text| Value::Text(text.to_owned())))
-        .unwrap_or(Value::Null)
+    crate::describe::word(value).map_or(Value::Null, Value::Text)
 }
 
 fn seq(value: tradeledger_events::Seq) -> Value {

@@ -293,10 +293,7 @@ fn risk_table(analysis: &Analysis) -> String {
         if shown.len() > RISK_ROWS_MAX { format!("; the first {RISK_ROWS_MAX} shown") } else { String::new() }
     );
     for event in shown.iter().take(RISK_ROWS_MAX) {
-        let kind = serde_json::to_value(event.kind)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let kind = crate::describe::word(&event.kind).unwrap_or_default();
         let detail =
             event.reason.clone().or_else(|| event.exit_reason.map(|reason| format!("{reason:?}"))).unwrap_or_default();
         let subject = event.signal_id.as_ref().map(|id| format!("signal {id}: ")).unwrap_or_default();

@@ -72,6 +72,17 @@ fn the_fills_csv_adds_up_to_every_order_in_the_replay() {
     }
 }
 
+/// `tradeledger export --what WHAT --format parquet --out OUT`.
+fn export_parquet(journal: &Path, what: &str, out: &Path) {
+    tradeledger()
+        .args(["export", "--what", what, "--format", "parquet", "--journal"])
+        .arg(journal)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 fn parquet_batch(path: &Path) -> arrow_array::RecordBatch {
     let file = std::fs::File::open(path).unwrap();
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
@@ -92,13 +103,7 @@ fn the_positions_parquet_reads_back_exactly_as_the_replay() {
     let dir = tempfile::tempdir().unwrap();
     let journal = recorded_spy(dir.path());
     let out = dir.path().join("positions.parquet");
-    tradeledger()
-        .args(["export", "--what", "positions", "--format", "parquet", "--journal"])
-        .arg(&journal)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    export_parquet(&journal, "positions", &out);
     let batch = parquet_batch(&out);
     let view = replay(&journal);
     let positions = view["positions"].as_array().unwrap();
@@ -255,13 +260,7 @@ fn the_events_export_streams_every_event_as_csv_and_parquet() {
     let seqs: Vec<u64> = reader.records().map(|record| record.unwrap()[0].parse().unwrap()).collect();
     assert_eq!(seqs, (1..=head as u64).collect::<Vec<_>>(), "every event, in seq order");
     let out = dir.path().join("events.parquet");
-    tradeledger()
-        .args(["export", "--what", "events", "--format", "parquet", "--journal"])
-        .arg(&journal)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    export_parquet(&journal, "events", &out);
     let batch = parquet_batch(&out);
     assert_eq!(batch.num_rows(), head);
     let types = batch.column_by_name("type").unwrap().as_any().downcast_ref::<StringArray>().unwrap();

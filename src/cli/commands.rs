@@ -148,10 +148,11 @@ fn open_read_only(dir: &Path) -> Result<Journal, CliError> {
     Ok(Journal::open(dir, JournalOptions::read_only())?)
 }
 
-fn print_view(view: &LedgerView, format: OutputFormat) -> Result<(), CliError> {
+/// Prints `value` as JSON or YAML, or as the table `table` draws of it.
+fn print_as<T: Serialize>(value: &T, format: OutputFormat, table: impl FnOnce(&T) -> String) -> Result<(), CliError> {
     match format {
-        OutputFormat::Table => print(&output::ledger_tables(view)),
-        format => print(&(output::serialized(view, format).map_err(fail)? + "\n")),
+        OutputFormat::Table => print(&table(value)),
+        format => print(&(output::serialized(value, format).map_err(fail)? + "\n")),
     }
 }
 
@@ -159,17 +160,14 @@ fn replay_command(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let journal = open_read_only(&args.journal)?;
     let ledger = replay::ledger_at(&journal, args.at.unwrap_or(At::Head))?;
     journal.close()?;
-    print_view(&LedgerView::of(&ledger), args.format)?;
+    print_as(&LedgerView::of(&ledger), args.format, output::ledger_tables)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn audit_command(args: &AuditArgs) -> Result<ExitCode, CliError> {
     open_read_only(&args.journal)?.close()?;
     let verdict = runtime()?.block_on(audit::audit(&args.journal))?;
-    match args.format {
-        OutputFormat::Table => print(&audit_text(&args.journal, &verdict))?,
-        format => print(&(output::serialized(&AuditReport::of(&verdict), format).map_err(fail)? + "\n"))?,
-    }
+    print_as(&AuditReport::of(&verdict), args.format, |_| audit_text(&args.journal, &verdict))?;
     Ok(if verdict.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -354,10 +352,7 @@ fn explain_command(args: &ExplainArgs) -> Result<ExitCode, CliError> {
     let journal = open_read_only(&args.journal)?;
     let explanation = explain::explain(&journal, &subject)?;
     journal.close()?;
-    match args.format {
-        OutputFormat::Table => print(&explanation_table(&explanation)),
-        format => print(&(output::serialized(&explanation, format).map_err(fail)? + "\n")),
-    }?;
+    print_as(&explanation, args.format, explanation_table)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -508,10 +503,7 @@ fn stats_of(
 
 fn stats_command(args: &StatsArgs) -> Result<ExitCode, CliError> {
     let (_, statistics) = stats_of(&args.journal, args.annualization, args.risk_free)?;
-    match args.format {
-        OutputFormat::Table => print(&output::statistics_table(&statistics)),
-        format => print(&(output::serialized(&statistics, format).map_err(fail)? + "\n")),
-    }?;
+    print_as(&statistics, args.format, output::statistics_table)?;
     Ok(ExitCode::SUCCESS)
 }
 

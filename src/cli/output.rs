@@ -72,7 +72,7 @@ fn text<T: ToString>(value: Option<T>) -> String {
 
 /// Plain words for serde's snake_case enum names (`long`, `take_profit`).
 fn word<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+    crate::describe::word(value).unwrap_or_default()
 }
 
 pub(crate) fn ledger_tables(view: &LedgerView) -> String {
