@@ -398,14 +398,16 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, CliError> {
         }
         None => scratch.path().join("journal"),
     };
-    let trades = scratch.path().join("binance_spot_btcusdt_trades.csv.gz");
-    std::fs::write(&trades, DEMO_TRADES)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(DEMO_TRADES), &mut text)
+        .map_err(|error| fail(format!("the bundled demo trades could not be decompressed: {error}")))?;
     let options = ticks::TickOptions {
         format: Some(ticks::TickFormat::BinanceTrades),
         symbol: Some(Symbol::try_from("BTCUSDT")?),
         ..ticks::TickOptions::default()
     };
-    let inputs = input::merge(vec![ticks::load_ticks(&trades, &options).map_err(demo_input_error)?]);
+    let name = Path::new("binance_spot_btcusdt_trades.csv.gz");
+    let inputs = input::merge(vec![ticks::parse_ticks(&text, name, &options).map_err(demo_input_error)?]);
     eprintln!("recording {} real Binance BTCUSDT trades with {DEMO_STRATEGY} ...", inputs.len());
     let strategy = Some(SmaCross::new(DEMO_STRATEGY.parse::<SmaCrossSpec>()?));
     let recording =
