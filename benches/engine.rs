@@ -71,6 +71,13 @@ async fn end_to_end(rounds: u64) {
         percentile(&mut latencies, 0.50),
         percentile(&mut latencies, 0.99)
     );
+    println!(
+        "  p90 {:?} p95 {:?} p99.9 {:?} max {:?}",
+        percentile(&mut latencies, 0.90),
+        percentile(&mut latencies, 0.95),
+        percentile(&mut latencies, 0.999),
+        percentile(&mut latencies, 1.0)
+    );
     let ledger = system.ledger().await;
     let rounds_check = 10_000.min(rounds);
     let checked = Instant::now();
@@ -128,12 +135,28 @@ async fn tick_stream_batched(ticks: u64, batch: u64) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    let scale = if quick { 1 } else { 5 };
+    let args: Vec<String> = std::env::args().collect();
+    let scale = if args.iter().any(|arg| arg == "--quick") { 1 } else { 5 };
+    // `-- end-to-end`, `-- stream` or `-- batched` runs one part (to profile it).
+    let wanted = |part: &str| {
+        !args.iter().any(|arg| ["end-to-end", "stream", "batched"].contains(&arg.as_str()))
+            || args.iter().any(|arg| arg == part)
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        end_to_end(2_000 * scale).await;
-        tick_stream(20_000 * scale).await;
-        tick_stream_batched(200_000 * scale, 1_000).await;
+        if wanted("end-to-end") {
+            end_to_end(2_000 * scale).await;
+        }
+        if wanted("stream") {
+            tick_stream(20_000 * scale).await;
+        }
+        if wanted("batched") {
+            tick_stream_batched(200_000 * scale, 1_000).await;
+        }
     });
 }
+
+/// The allocator of the `tradeledger` binary (see `src/main.rs`), so the
+/// figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -105,3 +105,8 @@ fn bench_feed(runtime: &tokio::runtime::Runtime, feed: &Feed, durability: Durabi
         events as f64 / audit,
     );
 }
+
+/// The allocator of the `tradeledger` binary (see `src/main.rs`), so the
+/// figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

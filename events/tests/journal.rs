@@ -177,6 +177,32 @@ fn buffered_appends_are_readable_and_durable_after_close() {
     assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 100, fault: None });
 }
 
+/// Thousands of one-event buffered commits through a queue of 64 events:
+/// appenders wait for the storage thread instead of queueing without bound,
+/// every commit reads back in order, and the storage thread joins the small
+/// commits into shared frames instead of one sled value per commit.
+#[test]
+fn small_buffered_commits_are_stored_in_order_in_shared_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = JournalOptions { queue_events_max: 64, ..JournalOptions::buffered() };
+    let journal = Journal::open(dir.path(), options).unwrap();
+    let mut acknowledged = Vec::new();
+    for n in 0..3_000 {
+        acknowledged
+            .extend(journal.append_direct(vec![input(n, tagged_event("small", n))], Durability::Buffered).unwrap());
+    }
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    assert_eq!(stored, acknowledged);
+    journal.close().unwrap();
+
+    let db = sled::open(dir.path()).unwrap();
+    let frames = db.open_tree("frames").unwrap().iter().count() - 1; // minus the head anchor
+    assert!(frames < 3_000 / 10, "{frames} frames for 3,000 one-event commits");
+    drop(db);
+    let journal = Journal::open(dir.path(), JournalOptions::read_only()).unwrap();
+    assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 3_000, fault: None });
+}
+
 #[test]
 fn the_head_anchor_is_stored_beside_the_frames() {
     let dir = tempfile::tempdir().unwrap();

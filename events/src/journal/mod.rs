@@ -6,10 +6,10 @@
 //! the frames of each commit. A second tree `meta` holds the format marker,
 //! the journal id and the highest schema version that wrote.
 //!
-//! Writes go through one writer thread fed by a bounded channel: it takes all
-//! waiting requests, assigns seqs and hashes, and applies them as one sled
-//! batch (group commit), flushes and fsyncs once when any of them asked for
-//! `Durable`, then answers every waiter. See `writer`.
+//! An append is sequenced (seqs, hashes, frames) in the appending thread, then
+//! stored by one storage thread, which takes every queued commit, applies
+//! them as one sled batch (group commit), and flushes and fsyncs once when
+//! any of them asked for `Durable`. See `writer`.
 
 mod iter;
 mod writer;
@@ -26,7 +26,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Key of the head anchor inside the `frames` tree. Frame keys are 8-byte
 /// big-endian seqs, so this sorts after every frame below seq 2^63.
@@ -46,10 +46,12 @@ pub enum Durability {
     /// `fdatasync` of its data file and of any new blob file. Survives a
     /// process kill and a power loss.
     Durable,
-    /// Acknowledged after the commit is applied in memory. sled writes it to
-    /// the OS within `flush_every_ms`; a process kill before that, or a power
-    /// loss before the kernel writes back, loses it — always a suffix of the
-    /// journal, never an event from the middle.
+    /// Acknowledged once sequenced: its seqs and hashes are final and it is
+    /// queued, in memory, for the storage thread, which applies it to sled
+    /// within moments; sled writes it to the OS within `flush_every_ms`. A
+    /// process kill before that, or a power loss before the kernel writes
+    /// back, loses it — always a suffix of the journal, never an event from
+    /// the middle. So does a storage failure after the acknowledgement.
     Buffered,
 }
 
@@ -74,8 +76,9 @@ pub struct JournalOptions {
     pub frame_bytes_target: usize,
     /// Most events one group commit takes from the queue.
     pub commit_events_max: usize,
-    /// Capacity of the writer's request queue (backpressure beyond it).
-    pub queue_requests_max: usize,
+    /// Most events sequenced but not yet stored; an append waits beyond it
+    /// (backpressure), which also bounds what a `Buffered` crash can lose.
+    pub queue_events_max: usize,
     /// How often sled writes buffered commits to the OS.
     pub flush_every_ms: Option<u64>,
 }
@@ -88,7 +91,7 @@ impl Default for JournalOptions {
             cache_capacity_bytes: 64 << 20,
             frame_bytes_target: 6 << 10,
             commit_events_max: 8_192,
-            queue_requests_max: 1_024,
+            queue_events_max: 65_536,
             flush_every_ms: Some(200),
         }
     }
@@ -123,12 +126,6 @@ pub struct VerifyReport {
 struct PreparedEvent {
     new: NewEvent,
     payload: Vec<u8>,
-}
-
-struct AppendRequest {
-    events: Vec<PreparedEvent>,
-    durability: Durability,
-    reply: oneshot::Sender<Result<Vec<Envelope>, JournalError>>,
 }
 
 #[derive(Debug)]
@@ -175,10 +172,12 @@ pub struct Journal {
     options: JournalOptions,
     shared: Arc<Shared>,
     damage_on_open: Option<ChainFault>,
-    sender: Option<mpsc::Sender<AppendRequest>>,
-    writer: Option<JoinHandle<()>>,
-    /// The writer core, for direct appends; `None` read-only or once closed.
+    /// The storage thread; `None` read-only or once closed.
+    storage: Option<JoinHandle<()>>,
+    /// Where appends are sequenced; `None` read-only or once closed.
     core: Option<writer::SharedCore>,
+    /// Between sequencing and storage; `None` read-only.
+    pipeline: Option<Arc<writer::Pipeline>>,
 }
 
 impl Journal {
@@ -206,18 +205,18 @@ impl Journal {
             options,
             shared,
             damage_on_open,
-            sender: None,
-            writer: None,
+            storage: None,
             core: None,
+            pipeline: None,
         };
         if journal.options.mode == OpenMode::ReadWrite {
-            journal.start_writer(head)?;
+            journal.start_storage(head)?;
         }
         tracing::debug!(dir = %journal.dir.display(), head = %head.seq, "journal opened");
         Ok(journal)
     }
 
-    fn start_writer(&mut self, head: Head) -> Result<(), JournalError> {
+    fn start_storage(&mut self, head: Head) -> Result<(), JournalError> {
         let store = self.store()?;
         let (db, frames) = (store.db.clone(), store.frames.clone());
         let data_path = self.dir.join("db");
@@ -226,29 +225,34 @@ impl Journal {
             operation: "open for syncing",
             source,
         })?;
-        let (sender, receiver) = mpsc::channel(self.options.queue_requests_max.max(1));
+        let pipeline = Arc::new(writer::Pipeline::new(head, self.options.queue_events_max.max(1)));
         let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
-        let core = Arc::new(Mutex::new(writer::WriterCore {
+        let storage = writer::Storage {
             dir: self.dir.clone(),
             frames,
-            journal_id: self.journal_id,
-            head,
-            options: self.options.clone(),
-            shared: Arc::clone(&self.shared),
             syncer,
-        }));
-        let writer = writer::Writer { core: Arc::clone(&core), commit_events_max: self.options.commit_events_max };
-        self.core = Some(core);
+            pipeline: Arc::clone(&pipeline),
+            shared: Arc::clone(&self.shared),
+            commit_events_max: self.options.commit_events_max.max(1),
+            frame_bytes_target: self.options.frame_bytes_target,
+        };
         let handle = std::thread::Builder::new()
-            .name("tradeledger-journal-writer".into())
-            .spawn(move || writer.run(receiver))
+            .name("tradeledger-journal-storage".into())
+            .spawn(move || storage.run())
             .map_err(|source| JournalError::Io {
                 path: self.dir.clone(),
-                operation: "start the writer thread for",
+                operation: "start the storage thread for",
                 source,
             })?;
-        self.sender = Some(sender);
-        self.writer = Some(handle);
+        self.core = Some(Arc::new(Mutex::new(writer::WriterCore {
+            journal_id: self.journal_id,
+            head,
+            frame_bytes_target: self.options.frame_bytes_target,
+            shared: Arc::clone(&self.shared),
+            pipeline: Arc::clone(&pipeline),
+        })));
+        self.pipeline = Some(pipeline);
+        self.storage = Some(handle);
         Ok(())
     }
 
@@ -270,11 +274,14 @@ impl Journal {
     }
 
     /// Appends with the journal's default durability; returns the recorded
-    /// envelopes in order once they are committed.
+    /// envelopes in order once they are acknowledged (see `Durability`).
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Envelope>, JournalError> {
         self.append_with(events, self.options.durability).await
     }
 
+    /// Sequences in the calling task (waiting, when the storage queue is
+    /// full, for the storage thread to catch up); a `Durable` append then
+    /// awaits its sync without holding the thread.
     pub async fn append_with(
         &self,
         events: Vec<NewEvent>,
@@ -283,9 +290,16 @@ impl Journal {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (sender, request, reply) = self.prepare(events, durability)?;
-        sender.send(request).await.map_err(|_| self.closed())?;
-        reply.await.map_err(|_| self.closed())?
+        if durability == Durability::Buffered {
+            return self.sequence(events, durability, None);
+        }
+        let (stored, receiver) = oneshot::channel();
+        let envelopes = self.sequence(events, durability, Some(stored))?;
+        match receiver.await {
+            Ok(Ok(())) => Ok(envelopes),
+            Ok(Err(reason)) => Err(self.stopped(reason)),
+            Err(_) => Err(self.closed()),
+        }
     }
 
     /// The same as `append`, for threads outside an async runtime.
@@ -301,16 +315,41 @@ impl Journal {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(JournalError::BlockingInRuntime);
         }
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (sender, request, reply) = self.prepare(events, durability)?;
-        sender.blocking_send(request).map_err(|_| self.closed())?;
-        reply.blocking_recv().map_err(|_| self.closed())?
+        self.append_direct(events, durability)
     }
 
-    /// A handle appends go through (the writer thread's queue or the writer
-    /// core): missing on a read-only journal, and once it is closed.
+    /// Appends in the calling thread, blocking for the sync when `durability`
+    /// is `Durable`: for a single writer (the engine) to whom an append's
+    /// latency matters, which may run on an async runtime thread. The same
+    /// chain and rules as `append`; the two may be mixed.
+    pub fn append_direct(&self, events: Vec<NewEvent>, durability: Durability) -> Result<Vec<Envelope>, JournalError> {
+        if events.is_empty() {
+            self.writable(&self.core)?;
+            return Ok(Vec::new());
+        }
+        let envelopes = self.sequence(events, durability, None)?;
+        if durability == Durability::Durable {
+            let last = envelopes.last().map_or(Seq::ZERO, |envelope| envelope.seq);
+            self.writable(&self.pipeline)?.wait_for(last, true).map_err(|reason| self.stopped(reason))?;
+        }
+        Ok(envelopes)
+    }
+
+    /// Encodes the payloads (outside the writer lock, so concurrent
+    /// appenders share that work), then sequences them under the lock.
+    fn sequence(
+        &self,
+        events: Vec<NewEvent>,
+        durability: Durability,
+        stored: Option<writer::Stored>,
+    ) -> Result<Vec<Envelope>, JournalError> {
+        let core = self.writable(&self.core)?;
+        let prepared = self.encode_payloads(events)?;
+        writer::lock(core).sequence(prepared, durability, stored).map_err(|reason| self.stopped(reason))
+    }
+
+    /// A handle appends go through: missing on a read-only journal, and once
+    /// it is closed.
     fn writable<'a, T>(&'a self, handle: &'a Option<T>) -> Result<&'a T, JournalError> {
         match (handle, self.options.mode) {
             (Some(handle), _) => Ok(handle),
@@ -323,44 +362,25 @@ impl Journal {
         JournalError::Closed { dir: self.dir.clone() }
     }
 
+    fn stopped(&self, reason: String) -> JournalError {
+        JournalError::Stopped { dir: self.dir.clone(), reason }
+    }
+
     fn store(&self) -> Result<&Store, JournalError> {
         self.store.as_ref().ok_or_else(|| self.closed())
     }
 
-    /// Encodes the payloads on the caller's thread, so concurrent producers
-    /// share the encoding work and the writer only frames and hashes.
-    /// Checks the journal takes appends before encoding anything, and hands
-    /// back the queue to send the request on.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
-        &self,
-        events: Vec<NewEvent>,
-        durability: Durability,
-    ) -> Result<
-        (&mpsc::Sender<AppendRequest>, AppendRequest, oneshot::Receiver<Result<Vec<Envelope>, JournalError>>),
-        JournalError,
-    > {
-        let sender = self.writable(&self.sender)?;
-        let prepared = self.encode_payloads(events)?;
-        let (reply, receiver) = oneshot::channel();
-        Ok((sender, AppendRequest { events: prepared, durability, reply }, receiver))
-    }
-
-    /// Commits `events` in the calling thread, without the writer thread's
-    /// queue and hand-off: for a single writer (the engine) to whom an append's
-    /// latency matters. Same chain, same durability rules, and it may be mixed
-    /// with `append` (the two take turns on one writer core). Blocks for the
-    /// commit — and for the fsync when `durability` is `Durable`.
-    pub fn append_direct(&self, events: Vec<NewEvent>, durability: Durability) -> Result<Vec<Envelope>, JournalError> {
-        let core = self.writable(&self.core)?;
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut appends = vec![self.encode_payloads(events)?];
-        let written = writer::lock(core).write(&mut appends, durability == Durability::Durable);
-        match written {
-            Ok(mut outcomes) => Ok(outcomes.pop().unwrap_or_default()),
-            Err(reason) => Err(JournalError::Stopped { dir: self.dir.clone(), reason }),
+    /// The last seq a reader can see: waits for the storage thread to apply
+    /// everything sequenced so far, so reads see every acknowledged event.
+    /// After a storage failure, what was stored before it.
+    fn readable_head(&self) -> Seq {
+        let head = self.head();
+        match &self.pipeline {
+            None => head.seq,
+            Some(pipeline) => match pipeline.wait_for(head.seq, false) {
+                Ok(_) => head.seq,
+                Err(_) => pipeline.applied().seq.min(head.seq),
+            },
         }
     }
 
@@ -396,7 +416,7 @@ impl Journal {
 
     /// One event by seq; `None` beyond the head.
     pub fn read(&self, seq: Seq) -> Result<Option<Envelope>, JournalError> {
-        if seq == Seq::ZERO || seq > self.head().seq {
+        if seq == Seq::ZERO || seq > self.readable_head() {
             return Ok(None);
         }
         self.iter_from(seq).next().transpose()
@@ -406,6 +426,7 @@ impl Journal {
     /// density while reading; `verify` checks the hashes.
     pub fn iter_from(&self, seq: Seq) -> EventIter {
         let seq = seq.max(Seq::FIRST);
+        let head = self.readable_head();
         let Ok(store) = self.store() else {
             return EventIter::failed(self.dir.clone(), self.journal_id, self.closed());
         };
@@ -416,18 +437,13 @@ impl Journal {
             .and_then(Result::ok)
             .map(|(key, _)| key.to_vec())
             .unwrap_or_else(|| codec::frame_key(seq).to_vec());
-        EventIter::new(
-            self.dir.clone(),
-            self.journal_id,
-            store.frames.range(start..HEAD_KEY.to_vec()),
-            seq,
-            self.head().seq,
-        )
+        EventIter::new(self.dir.clone(), self.journal_id, store.frames.range(start..HEAD_KEY.to_vec()), seq, head)
     }
 
     /// Walks the whole chain: density, shape, every hash, every decode, and
     /// the head anchor. Reports the first fault and where it is.
     pub fn verify(&self) -> Result<VerifyReport, JournalError> {
+        self.readable_head();
         let mut verifier = ChainVerifier::new(self.journal_id);
         for item in self.store()?.frames.range(..HEAD_KEY.to_vec()) {
             let (key, value) = item.map_err(|source| self.storage("read a frame", source))?;
@@ -456,6 +472,9 @@ impl Journal {
         if self.options.mode == OpenMode::ReadOnly {
             return Err(JournalError::ReadOnly { dir: self.dir.clone() });
         }
+        // Stored after the events it stands for, so a snapshot is never
+        // ahead of the frames on disk unless storage failed in between.
+        self.readable_head();
         let store = self.store()?;
         let tree = store.db.open_tree("snapshots").map_err(|source| self.storage("open the snapshots tree", source))?;
         let mut value = Vec::with_capacity(8 + bytes.len());
@@ -476,20 +495,23 @@ impl Journal {
         }))
     }
 
-    /// Stops the writer after it has committed everything queued, then makes
-    /// the journal durable on disk and releases it.
+    /// Stops the storage thread after it has stored everything queued, then
+    /// makes the journal durable on disk and releases it.
     pub fn close(mut self) -> Result<(), JournalError> {
         self.shut_down()
     }
 
     fn shut_down(&mut self) -> Result<(), JournalError> {
-        self.sender = None;
         self.core = None;
-        if let Some(writer) = self.writer.take() {
-            if writer.join().is_err() {
-                tracing::error!(dir = %self.dir.display(), "journal writer thread panicked");
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.close();
+        }
+        if let Some(storage) = self.storage.take() {
+            if storage.join().is_err() {
+                tracing::error!(dir = %self.dir.display(), "journal storage thread panicked");
             }
         }
+        let failure = self.shared.failure();
         let Some(store) = self.store.take() else { return Ok(()) };
         let flushed = match self.options.mode {
             OpenMode::ReadWrite => {
@@ -499,7 +521,12 @@ impl Journal {
         };
         drop(store);
         wait_for_lock_release(&self.dir);
-        flushed
+        // A storage failure may have cost acknowledged `Buffered` appends:
+        // closing must not look clean.
+        match failure {
+            Some(reason) => Err(self.stopped(reason)),
+            None => flushed,
+        }
     }
 }
 
