@@ -76,6 +76,7 @@ pub fn summary(event: &Event) -> String {
         ),
         Event::OrderCanceled(canceled) => format!("{} canceled: {}", canceled.order_id, canceled.reason),
         Event::OrderExpired(expired) => format!("{} expired", expired.order_id),
+        Event::TimerFired(timer) => format!("risk monitor timer ({} ms)", timer.period_ms),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::strategy::SmaCross;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 use tradeledger_events::{Durability, Event, Journal, JournalError, JournalOptions, Seq, Side, Symbol, Timestamp};
 use tradeledger_projections::view::LedgerView;
 use tradeledger_projections::{Ledger, PositionSide};
@@ -44,6 +45,9 @@ pub struct Recording<'a> {
     pub inputs: Vec<TimedInput>,
     pub strategy: Option<SmaCross>,
     pub durability: Durability,
+    /// The risk monitor's period in event time (`None`: no timer); see
+    /// `with_timer`.
+    pub timer: Option<Duration>,
 }
 
 /// Records `recording` into its journal (created or appended to). `progress`
@@ -59,10 +63,10 @@ pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64))
     let mut inputs_seen: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut strategy_signals = 0;
     let mut handled = 0;
-    let mut inputs = std::mem::take(&mut recording.inputs).into_iter().peekable();
+    let inputs = std::mem::take(&mut recording.inputs).into_iter().map(|input| (input.time, input.event));
+    let mut inputs = with_timer(inputs, recording.timer).peekable();
     while inputs.peek().is_some() {
-        let batch: Vec<(Timestamp, Event)> =
-            inputs.by_ref().take(BATCH_INPUTS).map(|input| (input.time, input.event)).collect();
+        let batch: Vec<(Timestamp, Event)> = inputs.by_ref().take(BATCH_INPUTS).collect();
         handled += batch.len() as u64;
         for (_, event) in &batch {
             *inputs_seen.entry(event.name()).or_default() += 1;
@@ -83,6 +87,39 @@ pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64))
     system.stop().await?;
     let (seq_last, events) = count_events(recording.journal_dir, seq_first)?;
     Ok(RecordSummary { seq_first, seq_last, inputs: inputs_seen, events, strategy_signals, view })
+}
+
+/// The risk monitor's timer in feed time, for recording files as a live run
+/// would have gone: one `TimerFired` at each multiple of `period` (counted
+/// from the Unix epoch) after the first input and up to the last, placed
+/// before the inputs at or after it. `inputs` must be in time order, as
+/// `input::merge` leaves them. A gap of an hour gets its 120 firings, as the
+/// live loop would; nothing fires after the last input.
+pub fn with_timer(
+    inputs: impl Iterator<Item = (Timestamp, Event)>,
+    period: Option<Duration>,
+) -> impl Iterator<Item = (Timestamp, Event)> {
+    let mut period_nanos = period.and_then(|period| i64::try_from(period.as_nanos()).ok()).filter(|nanos| *nanos > 0);
+    let period_ms = period.map_or(0, |period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX));
+    let mut inputs = inputs.peekable();
+    let mut due: Option<i64> = None;
+    std::iter::from_fn(move || {
+        let time = inputs.peek()?.0.unix_nanos();
+        if let Some(period) = period_nanos {
+            // The first firing is the first multiple of the period after the
+            // first input.
+            let next = *due.get_or_insert_with(|| time.div_euclid(period).saturating_add(1).saturating_mul(period));
+            if next <= time {
+                due = next.checked_add(period);
+                if due.is_none() {
+                    period_nanos = None; // the end of time: no later firing exists
+                }
+                let timer = Event::TimerFired(tradeledger_events::TimerFired { period_ms });
+                return Some((Timestamp::from_unix_nanos(next), timer));
+            }
+        }
+        inputs.next()
+    })
 }
 
 /// The strategy's answer to a tick, sized against the state the tick left
@@ -130,4 +167,39 @@ fn count_events(dir: &Path, from: Seq) -> Result<(Seq, BTreeMap<&'static str, u6
     let head = journal.head().seq;
     journal.close()?;
     Ok((head, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_nanos(seconds * 1_000_000_000)
+    }
+
+    fn marker(n: u64) -> Event {
+        Event::TimerFired(tradeledger_events::TimerFired { period_ms: n })
+    }
+
+    /// Inputs (stood in for by timers with odd periods, to tell them apart)
+    /// at 30 s, 40 s, 95 s and 95 s: timers fire at 60 s and 90 s, before the
+    /// inputs after them; none at the first input's own boundary (30 s), none
+    /// after the last input.
+    #[test]
+    fn the_timer_fires_at_each_boundary_passed_between_the_first_and_last_input() {
+        let inputs = vec![(at(30), marker(1)), (at(40), marker(2)), (at(95), marker(3)), (at(95), marker(4))];
+        let timed: Vec<(i64, u64)> = with_timer(inputs.into_iter(), Some(Duration::from_secs(30)))
+            .map(|(time, event)| match event {
+                Event::TimerFired(timer) => (time.unix_nanos() / 1_000_000_000, timer.period_ms),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(timed, vec![(30, 1), (40, 2), (60, 30_000), (90, 30_000), (95, 3), (95, 4)]);
+    }
+
+    #[test]
+    fn no_timer_leaves_the_inputs_as_they_are() {
+        let inputs = vec![(at(0), marker(1)), (at(3_600), marker(2))];
+        assert_eq!(with_timer(inputs.clone().into_iter(), None).collect::<Vec<_>>(), inputs);
+    }
 }

@@ -284,6 +284,42 @@ fn events_filter_by_type_seq_range_symbol_and_correlation() {
     assert_eq!(types, ["SignalReceived", "RiskCheckPassed", "OrderSubmitted", "OrderAccepted"]);
 }
 
+/// The SPY extract runs from 08:00:17.034 to 12:48:40 UTC. Counted by hand:
+/// every 30 s from 08:00:30 to 12:48:30 is 17,280 s / 30 + 1 = 577 firings;
+/// every hour, 09:00 to 12:00, is 4; `off` is none.
+#[test]
+fn record_fires_the_risk_monitor_timer_in_feed_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for (timer, expected, first) in [(None, 577, "2013-10-08T08:00:30Z"), (Some("1h"), 4, "2013-10-08T09:00:00Z")] {
+        let journal = dir.path().join(format!("journal-{}", timer.unwrap_or("default")));
+        let mut command = tradeledger();
+        command.args(["record", "--journal"]).arg(&journal).arg("--ticks").arg(fixture(SPY));
+        if let Some(timer) = timer {
+            command.args(["--timer", timer]);
+        }
+        stdout_of(&mut command);
+        let timers = stdout_of(tradeledger().args(["events", "--type", "TimerFired", "--journal"]).arg(&journal));
+        let timers: Vec<serde_json::Value> = timers.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(timers.len(), expected, "--timer {timer:?}");
+        assert_eq!(timers[0]["time"], first);
+        tradeledger().args(["audit", "--journal"]).arg(&journal).assert().success();
+    }
+    let journal = dir.path().join("journal-off");
+    stdout_of(
+        tradeledger().args(["record", "--timer", "off", "--journal"]).arg(&journal).arg("--ticks").arg(fixture(SPY)),
+    );
+    let timers = stdout_of(tradeledger().args(["events", "--type", "TimerFired", "--journal"]).arg(&journal));
+    assert_eq!(timers, "");
+    tradeledger()
+        .args(["record", "--timer", "0s", "--journal"])
+        .arg(&journal)
+        .arg("--ticks")
+        .arg(fixture(SPY))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--timer"));
+}
+
 #[test]
 fn explain_follows_a_signal_to_its_order_fills_and_position() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,10 +6,10 @@ use rust_decimal::Decimal;
 use std::path::Path;
 use std::sync::Arc;
 use tradeledger::config::Config;
-use tradeledger::engine::{SubmitError, TradingSystem};
+use tradeledger::engine::{RiskMonitor, SubmitError, TradingSystem};
 use tradeledger::events::{
-    Envelope, Event, Journal, JournalOptions, OrderId, OrderType, PriceTicked, Quantity, RiskCheck, Seq, Side,
-    SignalReceived, Timestamp, Verdict,
+    BreakerResetReason, Envelope, Event, Journal, JournalOptions, OrderId, OrderType, PriceTicked, Quantity, RiskCheck,
+    Seq, Side, SignalReceived, TimerFired, Timestamp, Verdict,
 };
 use tradeledger::projections::risk::RiskEventKind;
 use tradeledger::projections::{OrderStatus, PositionStatus, RiskLevel};
@@ -296,6 +296,9 @@ async fn session(dir: &Path, reopen_after: Option<usize>) -> tradeledger::projec
         let with_stop =
             SignalReceived { price_stop_loss: Some(dec("95")), ..signal(&format!("s{step}"), "BTC", side, "3") };
         let _ = current.submit_signal(now, with_stop).await;
+        if step % 4 == 3 {
+            current.fire_timer(time(step as i64 * 10 + 5), std::time::Duration::from_secs(30)).await.unwrap();
+        }
     }
     let current = system.unwrap();
     let ledger = current.ledger().await;
@@ -334,6 +337,61 @@ async fn rerunning_the_recorded_inputs_reproduces_every_decision() {
         assert_eq!(again, first, "decision at seq {} differs", first.0);
     }
     assert!(original.iter().any(|(_, _, _, event)| matches!(event, Event::OrderFilled(_))));
+    assert!(original.iter().any(|(_, _, _, event)| matches!(event, Event::TimerFired(_))));
+}
+
+const NEXT_DAY_RESET: &str =
+    "INITIAL_CAPITAL: 10000\nRISK_MANAGEMENT:\n  MAX_DRAWDOWN: 10\n  CIRCUIT_BREAKER_RESET: next_utc_day\n";
+
+/// Trips the breaker (as in `the_circuit_breaker_flattens_halts_and_resets`)
+/// and lets the flattening exit fill.
+async fn trip_the_breaker(system: &TradingSystem) {
+    system.on_tick(time(1), tick("BTC", "100")).await.unwrap();
+    system.submit_signal(time(2), signal("s1", "BTC", Side::Buy, "50")).await.unwrap();
+    system.on_tick(time(3), tick("BTC", "100")).await.unwrap();
+    system.on_tick(time(4), tick("BTC", "78")).await.unwrap();
+    system.on_tick(time(5), tick("BTC", "79")).await.unwrap();
+    assert!(system.ledger().await.risk.breaker_tripped.is_some());
+}
+
+#[tokio::test]
+async fn the_risk_monitor_resets_the_breaker_on_a_new_utc_day_without_waiting_for_a_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = open(dir.path(), NEXT_DAY_RESET).await;
+    trip_the_breaker(&system).await;
+    let period = std::time::Duration::from_secs(30);
+    // time(0) is midnight UTC: the same day, nothing to reset.
+    system.fire_timer(time(86_399), period).await.unwrap();
+    assert!(system.ledger().await.risk.breaker_tripped.is_some(), "still the day of the trip");
+    system.fire_timer(time(86_400 + 30), period).await.unwrap();
+    let ledger = system.ledger().await;
+    assert!(ledger.risk.breaker_tripped.is_none(), "reset by the first timer of the next UTC day");
+    system.stop().await.unwrap();
+
+    let events = recorded(dir.path());
+    let timers: Vec<&Envelope> = events.iter().filter(|e| matches!(e.event, Event::TimerFired(_))).collect();
+    assert_eq!(timers.len(), 2);
+    assert!(timers.iter().all(|timer| timer.event == Event::TimerFired(TimerFired { period_ms: 30_000 })));
+    let reset = events.iter().rposition(|e| matches!(e.event, Event::CircuitBreakerReset(_))).unwrap();
+    assert_eq!(events[reset].time_event, time(86_400 + 30));
+    let Event::CircuitBreakerReset(reset_event) = &events[reset].event else { unreachable!() };
+    assert_eq!(reset_event.reason, BreakerResetReason::NewTradingDay);
+    assert!(matches!(events[reset + 1].event, Event::TimerFired(_)), "the reset comes first, then the timer input");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_live_risk_monitor_fires_every_period_until_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = Arc::new(open(dir.path(), "").await);
+    let monitor = RiskMonitor::spawn(Arc::clone(&system), std::time::Duration::from_secs(30));
+    // Paused time advances only when every task waits: three periods pass.
+    tokio::time::sleep(std::time::Duration::from_secs(95)).await;
+    drop(monitor);
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    let system = Arc::try_unwrap(system).unwrap();
+    system.stop().await.unwrap();
+    let timers = recorded(dir.path()).into_iter().filter(|e| matches!(e.event, Event::TimerFired(_))).count();
+    assert_eq!(timers, 3, "fired at 30, 60 and 90 s, and not after the monitor was dropped");
 }
 
 fn comparable(envelope: &Envelope) -> (Seq, Option<Seq>, Seq, Event) {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// Version of the event schema this build writes. Raised whenever the
 /// encoded form of `Event` or `EnvelopeHeader` changes; a journal holding a
 /// higher version is refused for appending (`JournalError::NewerSchema`).
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// A recorded event with its place in the journal and its hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,6 +39,9 @@ pub enum Event {
     OrderFilled(OrderFilled),
     OrderCanceled(OrderCanceled),
     OrderExpired(OrderExpired),
+    // An input added in schema version 2: new variants go last, so the
+    // variant indexes of version 1 journals keep their meaning.
+    TimerFired(TimerFired),
 }
 
 /// A trade signal exactly as it arrived. Quantity and prices are kept raw so a
@@ -197,6 +200,18 @@ pub struct OrderCancelRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircuitBreakerResetRequested {
     pub requested_by: String,
+}
+
+/// The engine's periodic timer fired: the source document's 30-second risk
+/// monitoring loop, recorded as an input so that what it decides has a cause
+/// in the journal and a re-run reproduces it. Its time is the envelope's
+/// event time. Time-based rules run on it: the circuit breaker's reset on a
+/// new UTC day, stop-loss and take-profit at each position's last mark, and
+/// the breaker's drawdown and daily-loss check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerFired {
+    /// The timer's period, in milliseconds.
+    pub period_ms: u64,
 }
 
 /// One pre-trade check: what it measured against which limit.
@@ -371,6 +386,7 @@ impl Event {
             Event::OrderFilled(_) => "OrderFilled",
             Event::OrderCanceled(_) => "OrderCanceled",
             Event::OrderExpired(_) => "OrderExpired",
+            Event::TimerFired(_) => "TimerFired",
         }
     }
 
@@ -387,6 +403,7 @@ impl Event {
                 | Event::InputRejected(_)
                 | Event::OrderCancelRequested(_)
                 | Event::CircuitBreakerResetRequested(_)
+                | Event::TimerFired(_)
         )
     }
 

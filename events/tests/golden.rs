@@ -1,8 +1,11 @@
-//! The format of record: `fixtures/golden/events-v1.bin` holds one frame
-//! with every event variant, written by schema version 1. It must decode to
-//! exactly the values below forever; a change that breaks old journals fails
-//! here. Re-create the file (only for a deliberate new schema version, under
-//! a new name) with `TRADELEDGER_BLESS=1 cargo test -p tradeledger-events --test golden`.
+//! The format of record: `fixtures/golden/events-v<N>.bin` holds one frame
+//! with every event variant of schema version N, written by that version.
+//! Each file must decode to exactly the values below forever; a change that
+//! breaks old journals fails here. Version 1 has 19 variants; version 2 adds
+//! `TimerFired` as the 20th (new variants go last, so older indexes keep
+//! their meaning). Write the current version's file (only for a deliberate
+//! new schema version, under a new name) with
+//! `TRADELEDGER_BLESS=1 cargo test -p tradeledger-events --test golden`.
 
 use rust_decimal::Decimal;
 use std::path::PathBuf;
@@ -11,8 +14,8 @@ use tradeledger_events::envelope::{chain_hash, derive_event_id, genesis_hash, St
 use tradeledger_events::verify::{Anchor, ChainVerifier};
 use tradeledger_events::*;
 
-fn golden_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden/events-v1.bin")
+fn golden_path(version: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/golden/events-v{version}.bin"))
 }
 
 fn journal_id() -> JournalId {
@@ -61,8 +64,17 @@ fn limits() -> RiskLimits {
 }
 
 /// One event of every variant, every optional field set where it has one.
+/// Every variant of `version`, in variant order.
+fn golden_events(version: u16) -> Vec<Event> {
+    let mut events = golden_events_v1();
+    if version >= 2 {
+        events.push(Event::TimerFired(TimerFired { period_ms: 30_000 }));
+    }
+    events
+}
+
 #[allow(clippy::too_many_lines)] // a table with one entry per variant reads best whole
-fn golden_events() -> Vec<Event> {
+fn golden_events_v1() -> Vec<Event> {
     let symbol: Symbol = "BTCUSDT".parse().unwrap();
     let order: OrderId = "O-000001".parse().unwrap();
     let price = |text| Price::new(dec(text)).unwrap();
@@ -181,14 +193,15 @@ fn variant_index(event: &Event) -> usize {
         Event::OrderFilled(_) => 16,
         Event::OrderCanceled(_) => 17,
         Event::OrderExpired(_) => 18,
+        Event::TimerFired(_) => 19,
     }
 }
-const VARIANTS: usize = 19;
+const VARIANTS: usize = 20;
 
-fn golden_headers() -> Vec<StoredHeader> {
-    (1..=golden_events().len() as u64)
+fn golden_headers(version: u16) -> Vec<StoredHeader> {
+    (1..=golden_events(version).len() as u64)
         .map(|seq| StoredHeader {
-            schema_version: 1,
+            schema_version: version,
             time_event: Timestamp::from_unix_nanos(1_723_161_600_000_000_000 + seq as i64 * 1_000_000),
             time_recorded: Timestamp::from_unix_nanos(1_723_161_600_500_000_000 + seq as i64),
             correlation_seq: Seq::FIRST,
@@ -206,10 +219,10 @@ fn event_ids_are_the_journal_id_prefix_and_the_seq() {
     assert_eq!(id.to_string(), "7f3a0001-0000-8000-8000-000000000102");
 }
 
-fn encode_golden_frame() -> Vec<u8> {
+fn encode_golden_frame(version: u16) -> Vec<u8> {
     let mut hash = genesis_hash(journal_id());
     let mut frame = FrameBuilder::new(Seq::FIRST, &hash, 4096);
-    for (index, (header, event)) in golden_headers().iter().zip(golden_events()).enumerate() {
+    for (index, (header, event)) in golden_headers(version).iter().zip(golden_events(version)).enumerate() {
         let seq = Seq::new(index as u64 + 1);
         hash = frame
             .push_record(seq, &hash, |out| {
@@ -227,18 +240,29 @@ fn encode_golden_frame() -> Vec<u8> {
 
 #[test]
 fn the_golden_set_covers_every_variant() {
-    let mut seen: Vec<usize> = golden_events().iter().map(variant_index).collect();
+    let mut seen: Vec<usize> = golden_events(SCHEMA_VERSION).iter().map(variant_index).collect();
     seen.sort();
     assert_eq!(seen, (0..VARIANTS).collect::<Vec<_>>());
 }
 
 #[test]
-fn the_golden_file_decodes_to_every_field_of_every_variant() {
-    let path = golden_path();
+fn the_version_1_golden_file_decodes_to_every_field_of_its_variants() {
+    check_golden_file(1);
+}
+
+#[test]
+fn the_current_golden_file_decodes_to_every_field_of_every_variant() {
+    let path = golden_path(SCHEMA_VERSION);
     if std::env::var_os("TRADELEDGER_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, encode_golden_frame()).unwrap();
+        std::fs::write(&path, encode_golden_frame(SCHEMA_VERSION)).unwrap();
     }
+    check_golden_file(SCHEMA_VERSION);
+}
+
+fn check_golden_file(version: u16) {
+    let path = golden_path(version);
+    let variants = golden_events(version).len();
     let file = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let (id, rest) = file.split_at(16);
     assert_eq!(id, journal_id().as_uuid().as_bytes());
@@ -247,11 +271,11 @@ fn the_golden_file_decodes_to_every_field_of_every_variant() {
     // The chain verifies and ends on the hash the file's records carry.
     let mut verifier = ChainVerifier::new(journal_id());
     verifier.check_frame(key, value).unwrap();
-    assert_eq!(verifier.seq_last(), Seq::new(VARIANTS as u64));
+    assert_eq!(verifier.seq_last(), Seq::new(variants as u64));
 
     let mut cursor = RecordCursor::new();
     let mut previous = genesis_hash(journal_id());
-    let expected = golden_headers().into_iter().zip(golden_events());
+    let expected = golden_headers(version).into_iter().zip(golden_events(version));
     for (index, (header, event)) in expected.enumerate() {
         let record = cursor.next_record(value).unwrap().expect("a record per variant");
         assert_eq!(record.seq, Seq::new(index as u64 + 1));
@@ -262,8 +286,8 @@ fn the_golden_file_decodes_to_every_field_of_every_variant() {
         previous = record.hash;
     }
     assert!(cursor.next_record(value).unwrap().is_none());
-    verifier.finish(Some(Anchor { seq: Seq::new(VARIANTS as u64), hash: previous })).unwrap();
+    verifier.finish(Some(Anchor { seq: Seq::new(variants as u64), hash: previous })).unwrap();
 
     // Encoding today's values gives the same bytes: no silent format drift.
-    assert!(encode_golden_frame() == file, "the encoding of the golden events changed");
+    assert!(encode_golden_frame(version) == file, "the encoding of the golden events of version {version} changed");
 }

@@ -97,7 +97,7 @@ fn record_command(args: &RecordArgs) -> Result<ExitCode, CliError> {
         DurabilityArg::Durable => Durability::Durable,
         DurabilityArg::Buffered => Durability::Buffered,
     };
-    let recording = Recording { journal_dir: &args.journal, config, inputs, strategy, durability };
+    let recording = Recording { journal_dir: &args.journal, config, inputs, strategy, durability, timer: args.timer.0 };
     let (summary, seconds) = record_with_progress(recording)?;
     print(&output::record_summary(&summary, &args.journal, seconds))?;
     Ok(ExitCode::SUCCESS)
@@ -410,8 +410,14 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let inputs = input::merge(vec![ticks::parse_ticks(&text, name, &options).map_err(demo_input_error)?]);
     eprintln!("recording {} real Binance BTCUSDT trades with {DEMO_STRATEGY} ...", inputs.len());
     let strategy = Some(SmaCross::new(DEMO_STRATEGY.parse::<SmaCrossSpec>()?));
-    let recording =
-        Recording { journal_dir: &dir, config: Config::default(), inputs, strategy, durability: Durability::Durable };
+    let recording = Recording {
+        journal_dir: &dir,
+        config: Config::default(),
+        inputs,
+        strategy,
+        durability: Durability::Durable,
+        timer: Some(crate::engine::RISK_MONITOR_PERIOD),
+    };
     let (summary, seconds) = record_with_progress(recording)?;
     print(&output::record_summary(&summary, &dir, seconds))?;
     let journal = open_read_only(&dir)?;

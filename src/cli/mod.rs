@@ -125,6 +125,26 @@ pub struct RecordArgs {
     pub skip_bad_rows: bool,
     #[arg(long, value_enum, default_value_t)]
     pub durability: DurabilityArg,
+    /// The risk monitor's period in feed time (the source document's 30-second
+    /// loop: daily breaker reset, stops at the last mark, breaker check), or off.
+    #[arg(long, value_name = "INTERVAL|off", default_value = "30s")]
+    pub timer: TimerArg,
+}
+
+/// `--timer`: an interval (s, m, h, d), or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerArg(pub Option<std::time::Duration>);
+
+impl std::str::FromStr for TimerArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TimerArg, String> {
+        if text == "off" {
+            return Ok(TimerArg(None));
+        }
+        let Interval(nanos) = text.parse().map_err(|error| format!("{error}, or off"))?;
+        Ok(TimerArg(Some(std::time::Duration::from_nanos(nanos.unsigned_abs()))))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,8 @@ use crate::config::Config;
 use crate::ledger::{load_ledger, save_ledger_snapshot, LoadError};
 use crate::venue::{SimulatedVenue, Venue};
 use sequencer::Sequencer;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
 use tradeledger_events::{
     CheckOutcome, Event, FillImported, Journal, JournalError, OrderId, PriceTicked, Seq, SignalId, SignalReceived,
@@ -215,6 +217,13 @@ impl TradingSystem {
         self.handle_input(time, Event::CircuitBreakerResetRequested(request)).await
     }
 
+    /// The risk monitor's timer fired at `time` (recorded as `TimerFired`):
+    /// runs the time-based rules (see `RiskMonitor`).
+    pub async fn fire_timer(&self, time: Timestamp, period: std::time::Duration) -> Result<(), EngineError> {
+        let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
+        self.handle_input(time, Event::TimerFired(tradeledger_events::TimerFired { period_ms })).await
+    }
+
     /// Puts new limits and venue settings in force (recorded first).
     pub async fn set_config(&self, time: Timestamp, config: Config) -> Result<(), EngineError> {
         let mut sequencer = self.sequencer.lock().await;
@@ -282,5 +291,50 @@ impl TradingSystem {
         tracing::info!(seq = %ledger.seq, "engine stopped");
         journal.close()?;
         Ok(())
+    }
+}
+
+/// The source document's 30-second risk monitoring loop, for a live engine:
+/// fires the engine's timer every `period` of wall-clock time, dated by the
+/// wall clock (the one place the engine reads it; the time is recorded in the
+/// `TimerFired` input, so a re-run reads it from there). Stops when dropped,
+/// or by itself when the engine stops after a failure.
+#[derive(Debug)]
+pub struct RiskMonitor {
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The document's monitoring period.
+pub const RISK_MONITOR_PERIOD: Duration = Duration::from_secs(30);
+
+impl RiskMonitor {
+    /// Starts the timer on the current tokio runtime; the first firing is
+    /// one `period` from now. A firing that falls due while the engine is
+    /// busy waits its turn; firings missed meanwhile are skipped, not
+    /// bunched.
+    pub fn spawn(system: Arc<TradingSystem>, period: Duration) -> RiskMonitor {
+        let task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                let now = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+                if let Err(error) = system.fire_timer(now, period).await {
+                    tracing::error!(%error, "risk monitor stopped: the engine refused its timer");
+                    return;
+                }
+            }
+        });
+        RiskMonitor { task }
+    }
+
+    /// Stops the timer; a firing in progress finishes first or not at all,
+    /// never halfway (each firing is one engine call).
+    pub fn stop(self) {}
+}
+
+impl Drop for RiskMonitor {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -11,7 +11,8 @@ use tradeledger_events::envelope::derive_event_id;
 use tradeledger_events::{
     BreakerResetReason, CircuitBreakerReset, Envelope, Event, ExitReason, FillImported, ForcedExitTriggered, Hash,
     InputRejected, InputSource, Journal, NewEvent, OrderId, OrderSubmitted, OrderType, Price, PriceTicked, Quantity,
-    RiskCheckPassed, RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Timestamp, SCHEMA_VERSION,
+    RiskCheckPassed, RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Symbol, TimerFired,
+    Timestamp, SCHEMA_VERSION,
 };
 use tradeledger_projections::{FoldError, Ledger, Order, Position, PositionSide, SignalVerdict};
 
@@ -199,6 +200,7 @@ impl Sequencer {
             Event::FillImported(fill) => self.stage_fill_import(time, fill),
             Event::OrderCancelRequested(request) => self.stage_cancel(time, request),
             Event::CircuitBreakerResetRequested(request) => self.stage_reset(time, request),
+            Event::TimerFired(timer) => self.stage_timer(time, timer),
             event @ (Event::RiskLimitsSet(_) | Event::VenueConfigured(_) | Event::InputRejected(_)) => {
                 self.input(time, event).map(|_| ())
             }
@@ -326,6 +328,32 @@ impl Sequencer {
             let events = self.exit_events(cause, position, reason, price);
             let chained = self.chain(cause, events);
             self.stage(chained)?;
+        }
+        self.check_breaker(cause)
+    }
+
+    /// The risk monitor's timer: the time-based rules. A breaker due for its
+    /// daily reset resets; every open position is checked against its stop
+    /// and take-profit at its last mark (a position opened by a fill beyond
+    /// its stop, or whose stop changed, exits here without waiting for a
+    /// tick); then the breaker's limits are checked.
+    fn stage_timer(&mut self, time: Timestamp, timer: TimerFired) -> Result<(), EngineError> {
+        self.reset_breaker_if_due(time)?;
+        let cause = self.input(time, Event::TimerFired(timer))?;
+        let marks: Vec<(Symbol, Price)> = self
+            .ledger
+            .positions
+            .open
+            .values()
+            .map(|position| (position.symbol.clone(), position.price_mark))
+            .collect();
+        for (symbol, price) in marks {
+            if let Some((position, reason)) = protective_exit(&self.ledger, &symbol, price) {
+                tracing::warn!(%symbol, %price, ?reason, "protective exit triggered by the risk monitor");
+                let events = self.exit_events(cause, position, reason, price);
+                let chained = self.chain(cause, events);
+                self.stage(chained)?;
+            }
         }
         self.check_breaker(cause)
     }

@@ -185,6 +185,7 @@ fn input_event() -> impl Strategy<Value = Event> {
         free_text().prop_map(|requested_by| Event::CircuitBreakerResetRequested(CircuitBreakerResetRequested {
             requested_by
         })),
+        any::<u64>().prop_map(|period_ms| Event::TimerFired(TimerFired { period_ms })),
     ]
 }
 
