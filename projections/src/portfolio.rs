@@ -50,6 +50,26 @@ fn percentage_below(peak: Decimal, value: Decimal) -> Decimal {
         .unwrap_or_default()
 }
 
+/// Whether `percentage_below(reference, value)` rounded to 6 places may
+/// exceed `limit`, decided with two multiplications instead of a division:
+/// the breaker asks on every tick, and the answer is almost always no.
+/// `(reference − value) · 100 > (limit − 10⁻⁶) · reference` is necessary for
+/// the rounded percentage to exceed `limit` (rounding moves it by at most
+/// 5·10⁻⁷, the division's rounding by far less), so a false here is a sure
+/// no; a true, an overflow, or a limit below the margin means "compute it".
+fn may_exceed(reference: Decimal, value: Decimal, limit: Decimal) -> bool {
+    const MARGIN: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
+    if reference <= Decimal::ZERO || limit < MARGIN {
+        return true;
+    }
+    let depth = reference.checked_sub(value).and_then(|depth| depth.checked_mul(Decimal::ONE_HUNDRED));
+    let bar = (limit - MARGIN).checked_mul(reference);
+    match (depth, bar) {
+        (Some(depth), Some(bar)) => depth > bar,
+        _ => true,
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Portfolio {
     /// From the limits in force (`RiskLimitsSet`).
@@ -104,6 +124,18 @@ impl Portfolio {
     /// for a gain): what the breaker and the pre-trade daily-loss check use.
     pub fn daily_loss_breaker_percentage(&self) -> Decimal {
         percentage_below(self.equity_day_start_breaker.get(), self.equity.get()).max(Decimal::ZERO)
+    }
+
+    /// False when the breaker's drawdown, rounded to 6 places, surely does
+    /// not exceed `limit`: see `may_exceed`.
+    pub fn drawdown_breaker_may_exceed(&self, limit: Decimal) -> bool {
+        may_exceed(self.equity_peak_breaker.get(), self.equity.get(), limit)
+    }
+
+    /// False when the breaker's daily loss, rounded to 6 places, surely does
+    /// not exceed `limit`: see `may_exceed`.
+    pub fn daily_loss_breaker_may_exceed(&self, limit: Decimal) -> bool {
+        may_exceed(self.equity_day_start_breaker.get(), self.equity.get(), limit)
     }
 
     /// A breaker reset is an acknowledgement of the losses so far: drawdown

@@ -185,3 +185,42 @@ fn overflow_is_an_error_naming_the_seq_not_a_panic() {
     let error = fold(&envelopes(&steps)).unwrap_err();
     assert!(matches!(error, tradeledger_projections::FoldError::Overflow { seq, .. } if seq.get() == 2), "{error}");
 }
+
+/// Amounts with up to 8 places, from 0 to about 10 million.
+fn amount() -> impl Strategy<Value = Decimal> {
+    (0i64..1_000_000_000_000_000).prop_map(|mantissa| Decimal::new(mantissa, 8))
+}
+
+/// The breaker's division-free pre-check may say "compute it" too often,
+/// never too rarely: when it says no, the rounded percentage the breaker
+/// compares really is within the limit. Limits are drawn both at random and
+/// right at the rounded percentage itself (the boundary).
+fn pre_check_is_never_wrongly_no(peak: Decimal, equity: Decimal, limit: Decimal) -> Result<(), TestCaseError> {
+    let portfolio = tradeledger_projections::portfolio::Portfolio {
+        equity: Money::new(equity).unwrap(),
+        equity_peak_breaker: Money::new(peak).unwrap(),
+        equity_day_start_breaker: Money::new(peak).unwrap(),
+        ..Default::default()
+    };
+    if !portfolio.drawdown_breaker_may_exceed(limit) {
+        prop_assert!(portfolio.drawdown_breaker_percentage().round_dp(6) <= limit, "{peak} {equity} {limit}");
+    }
+    if !portfolio.daily_loss_breaker_may_exceed(limit) {
+        prop_assert!(portfolio.daily_loss_breaker_percentage().round_dp(6) <= limit, "{peak} {equity} {limit}");
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn the_breaker_pre_check_never_skips_a_breach(peak in amount(), equity in amount(), limit in amount(), nudge in -3i64..=3) {
+        pre_check_is_never_wrongly_no(peak, equity, limit)?;
+        let portfolio = tradeledger_projections::portfolio::Portfolio {
+            equity: Money::new(equity).unwrap(),
+            equity_peak_breaker: Money::new(peak).unwrap(),
+            ..Default::default()
+        };
+        let at_boundary = portfolio.drawdown_breaker_percentage().round_dp(6) + Decimal::new(nudge, 7);
+        pre_check_is_never_wrongly_no(peak, equity, at_boundary.max(Decimal::ZERO))?;
+    }
+}

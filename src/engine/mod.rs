@@ -151,7 +151,16 @@ impl TradingSystem {
     /// Handles a batch of inputs in order and commits them, with every
     /// decision they caused, as one journal append: the fast path for feeds.
     pub async fn handle_inputs(&self, inputs: Vec<(Timestamp, Event)>) -> Result<(), EngineError> {
-        self.handle_inputs_with(inputs, |_, _, _| None).await
+        let mut sequencer = self.sequencer.lock().await;
+        sequencer.ensure_running()?;
+        let mut staged = Ok(());
+        for (time, event) in inputs {
+            staged = sequencer.stage_input(time, event);
+            if staged.is_err() {
+                break;
+            }
+        }
+        sequencer.finish(staged).await
     }
 
     /// As `handle_inputs`, and after each input `follow_up` sees the state it

@@ -49,15 +49,21 @@ pub fn breaker_breach(ledger: &Ledger) -> Option<CircuitBreakerTripped> {
     if ledger.risk.breaker_tripped.is_some() {
         return None;
     }
-    let drawdown = ledger.portfolio.drawdown_breaker_percentage().round_dp(6);
-    if drawdown > limits.drawdown_max_percent {
-        return Some(CircuitBreakerTripped {
-            cause: BreakerCause::Drawdown,
-            measured: drawdown,
-            limit: limits.drawdown_max_percent,
-        });
+    let portfolio = &ledger.portfolio;
+    if portfolio.drawdown_breaker_may_exceed(limits.drawdown_max_percent) {
+        let drawdown = portfolio.drawdown_breaker_percentage().round_dp(6);
+        if drawdown > limits.drawdown_max_percent {
+            return Some(CircuitBreakerTripped {
+                cause: BreakerCause::Drawdown,
+                measured: drawdown,
+                limit: limits.drawdown_max_percent,
+            });
+        }
     }
-    let daily_loss = ledger.portfolio.daily_loss_breaker_percentage().round_dp(6);
+    if !portfolio.daily_loss_breaker_may_exceed(limits.daily_loss_max_percent) {
+        return None;
+    }
+    let daily_loss = portfolio.daily_loss_breaker_percentage().round_dp(6);
     (daily_loss > limits.daily_loss_max_percent).then_some(CircuitBreakerTripped {
         cause: BreakerCause::DailyLoss,
         measured: daily_loss,

@@ -77,7 +77,8 @@ impl WriterCore {
             return Err(reason);
         }
         let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
-        let mut framer = Framer::new(self.head, self.frame_bytes_target);
+        let bytes: usize = events.iter().map(|prepared| record_bytes_max(&prepared.payload)).sum();
+        let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes);
         let mut envelopes = Vec::with_capacity(events.len());
         for prepared in events {
             match framer.push(self.journal_id, time_recorded, prepared) {
@@ -451,17 +452,25 @@ impl Syncer {
     }
 }
 
+/// Most bytes one record of `payload` takes in a frame.
+fn record_bytes_max(payload: &[u8]) -> usize {
+    RECORD_OVERHEAD_BYTES + ENVELOPE_HEADER_BYTES_MAX + payload.len()
+}
+
 /// Cuts a commit into frames and builds the chain.
 struct Framer {
     frame_bytes_target: usize,
+    /// Most bytes the records still to come can take: sizes each new frame
+    /// to hold what it will get, without growing or over-allocating.
+    bytes_to_come: usize,
     head: Head,
     current: Option<FrameBuilder>,
     done: Vec<Frame>,
 }
 
 impl Framer {
-    fn new(head: Head, frame_bytes_target: usize) -> Framer {
-        Framer { frame_bytes_target, head, current: None, done: Vec::new() }
+    fn new(head: Head, frame_bytes_target: usize, bytes_to_come: usize) -> Framer {
+        Framer { frame_bytes_target, bytes_to_come, head, current: None, done: Vec::new() }
     }
 
     fn push(
@@ -482,9 +491,9 @@ impl Framer {
             causation_seq: prepared.new.causation_seq,
         };
         let hash_previous = self.head.hash;
-        // Room for this record; a frame of many grows as it fills, so a
-        // commit of one event does not hold a whole frame's worth.
-        let capacity = FRAME_HEADER_BYTES + RECORD_OVERHEAD_BYTES + ENVELOPE_HEADER_BYTES_MAX + prepared.payload.len();
+        let record_bytes = record_bytes_max(&prepared.payload);
+        let capacity = FRAME_HEADER_BYTES + self.bytes_to_come.min(self.frame_bytes_target + record_bytes);
+        self.bytes_to_come = self.bytes_to_come.saturating_sub(record_bytes);
         let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
         let hash = frame.push_record(seq, &hash_previous, |out| {
             codec::encode_into(&header, out, "envelope header")?;
