@@ -13,10 +13,13 @@ use crate::engine::{EngineError, TradingSystem};
 use crate::venue::SimulatedVenue;
 use std::path::Path;
 use tradeledger_events::{ChainFault, Envelope, Journal, JournalError, JournalOptions, Seq};
-use tradeledger_projections::Ledger;
+use tradeledger_projections::{Ledger, Retention};
 
 /// Inputs handed to the re-run engine per commit.
 const RERUN_BATCH: usize = 1_000;
+/// Finished history the re-run engine keeps: decisions never depend on it,
+/// so the re-run's memory stays flat, as a long-running engine's does.
+const RERUN_HISTORY_KEPT: u32 = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -92,7 +95,9 @@ fn first_fold_error(journal: &Journal) -> Result<Option<(Seq, String)>, JournalE
 /// shows where the two part.
 async fn rerun_inputs(journal: &Journal, scratch: &Path) -> Result<Result<(), EngineError>, AuditError> {
     let options = JournalOptions { durability: tradeledger_events::Durability::Buffered, ..JournalOptions::default() };
-    let system = match TradingSystem::open_bare(Journal::open(scratch, options)?, Box::new(SimulatedVenue)).await {
+    let retention = Retention::Recent(RERUN_HISTORY_KEPT);
+    let rerun = TradingSystem::open_bare_keeping(Journal::open(scratch, options)?, Box::new(SimulatedVenue), retention);
+    let system = match rerun.await {
         Ok(system) => system,
         Err(error) => return Ok(Err(error)),
     };

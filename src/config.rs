@@ -3,6 +3,7 @@
 //! ```yaml
 //! INITIAL_CAPITAL: 1000000        # default 1,000,000
 //! SYMBOLS: [BTCUSDT, ETHUSDT]     # default: any symbol seen in the feed
+//! HISTORY_RETAINED: 10000         # finished orders etc. kept in memory; default: all
 //! RISK_MANAGEMENT:
 //!   MAX_POSITION_SIZE: 1000000    # notional per symbol after the trade
 //!   MAX_TOTAL_EXPOSURE: 5000000   # gross notional after the trade
@@ -30,6 +31,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tradeledger_events::{decimal_codec, BreakerResetPolicy, Money, Quantity, RiskLimits, Symbol, VenueConfigured};
+use tradeledger_projections::Retention;
 
 /// A configuration that could not be used, naming the file and the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,12 +44,14 @@ pub enum ConfigError {
     Invalid { origin: String, key: &'static str, reason: String },
 }
 
-/// The limits and venue settings in force; recorded as `RiskLimitsSet` and
-/// `VenueConfigured` events.
+/// The limits and venue settings in force, recorded as `RiskLimitsSet` and
+/// `VenueConfigured` events; and how much finished history the engine keeps
+/// in memory, which decides nothing and so is not recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub limits: RiskLimits,
     pub venue: VenueConfigured,
+    pub retention: Retention,
 }
 
 impl Default for Config {
@@ -65,6 +69,8 @@ struct ConfigFile {
     initial_capital: Option<Decimal>,
     #[serde(rename = "SYMBOLS")]
     symbols: Option<Vec<String>>,
+    #[serde(rename = "HISTORY_RETAINED")]
+    history_retained: Option<u32>,
     #[serde(rename = "RISK_MANAGEMENT", default)]
     risk: RiskSection,
     #[serde(rename = "VENUE", default)]
@@ -179,7 +185,11 @@ impl Config {
                 .map_err(|error| ConfigError::Parse { origin: origin.to_owned(), detail: error.to_string() })?
         };
         let rules = Rules { origin };
-        Ok(Config { limits: limits(&file, &rules)?, venue: venue(&file.venue, &rules)? })
+        Ok(Config {
+            limits: limits(&file, &rules)?,
+            venue: venue(&file.venue, &rules)?,
+            retention: retention(file.history_retained, &rules)?,
+        })
     }
 
     /// Only reached if the built-in defaults stopped validating, which the
@@ -193,7 +203,16 @@ impl Config {
                 fee_taker_bps: Decimal::ZERO,
                 latency_ticks: 0,
             },
+            retention: Retention::Everything,
         }
+    }
+}
+
+fn retention(history_retained: Option<u32>, rules: &Rules<'_>) -> Result<Retention, ConfigError> {
+    match history_retained {
+        None => Ok(Retention::Everything),
+        Some(0) => Err(rules.fail("HISTORY_RETAINED", "must be at least 1, got 0".into())),
+        Some(kept) => Ok(Retention::Recent(kept)),
     }
 }
 

@@ -2,7 +2,7 @@
 //! events after it, or a fold from scratch when there is no usable snapshot.
 
 use tradeledger_events::{Journal, JournalError, Seq};
-use tradeledger_projections::{snapshot, FoldError, Ledger};
+use tradeledger_projections::{snapshot, FoldError, Ledger, Retention};
 
 /// Name of the ledger snapshot in the journal's `snapshots` tree.
 pub const LEDGER_SNAPSHOT: &str = "ledger";
@@ -26,11 +26,22 @@ pub enum Restored {
     FromScratch,
 }
 
-/// The journal's state as of its head.
+/// The journal's state as of its head, with all of its history.
 pub fn load_ledger(journal: &Journal) -> Result<(Ledger, Restored), LoadError> {
+    load_ledger_keeping(journal, Retention::Everything)
+}
+
+/// The journal's state as of its head, keeping `retention` of its history.
+/// A snapshot taken under another retention holds other history, so it is
+/// not used.
+pub fn load_ledger_keeping(journal: &Journal, retention: Retention) -> Result<(Ledger, Restored), LoadError> {
     let head = journal.head().seq;
     let start = match journal.load_snapshot(LEDGER_SNAPSHOT)? {
         Some((seq, bytes)) if seq <= head => match snapshot::decode(&bytes) {
+            Ok(ledger) if ledger.retention != retention => {
+                tracing::info!(%seq, snapshot = ?ledger.retention, wanted = ?retention, "the ledger snapshot keeps another retention; folding from scratch");
+                None
+            }
             Ok(ledger) => Some((ledger, seq)),
             Err(reason) => {
                 tracing::warn!(%seq, reason, "ignoring the ledger snapshot; folding from scratch");
@@ -45,7 +56,7 @@ pub fn load_ledger(journal: &Journal) -> Result<(Ledger, Restored), LoadError> {
     };
     let (mut ledger, restored) = match start {
         Some((ledger, seq)) => (ledger, Restored::FromSnapshot(seq)),
-        None => (Ledger::default(), Restored::FromScratch),
+        None => (Ledger::keeping(retention), Restored::FromScratch),
     };
     for envelope in journal.iter_from(Seq::new(ledger.seq.get() + 1)) {
         ledger.apply(&envelope?)?;

@@ -3,6 +3,11 @@
 //! resident set as it goes; then replay the whole journal from seq 1 and
 //! compare its state hash with the live engine's.
 //!
+//! The engine keeps `TRADELEDGER_SOAK_RETAINED` finished orders, signals,
+//! closed positions and risk events in memory (`HISTORY_RETAINED`; default
+//! 10,000, `all` for everything), and the replay folds under the same
+//! retention, so the two state hashes compare.
+//!
 //! Ignored by default (minutes, gigabytes of disk). Run it with
 //! `TRADELEDGER_SOAK_EVENTS=50000000 cargo test --release --test soak -- --ignored --nocapture`
 //! (default 5,000,000 events).
@@ -15,7 +20,7 @@ use tradeledger::config::Config;
 use tradeledger::engine::TradingSystem;
 use tradeledger::events::{Event, Journal, JournalOptions, Seq, Symbol, Timestamp};
 use tradeledger::input::ticks::{load_ticks, TickOptions};
-use tradeledger::projections::Ledger;
+use tradeledger::projections::{Ledger, Retention};
 use tradeledger::strategy::SmaCross;
 
 const BATCH: usize = 1_000;
@@ -34,17 +39,39 @@ fn resident_mib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// `TRADELEDGER_SOAK_RETAINED`: a count, or `all`; 10,000 when unset.
+fn soak_retention() -> Retention {
+    match std::env::var("TRADELEDGER_SOAK_RETAINED").as_deref() {
+        Ok("all") => Retention::Everything,
+        Ok(kept) => Retention::Recent(kept.parse().expect("TRADELEDGER_SOAK_RETAINED: a count or `all`")),
+        Err(_) => Retention::Recent(10_000),
+    }
+}
+
+/// The journal in `dir` folded from seq 1 under `retention`.
+fn replayed(dir: &Path, retention: Retention) -> Ledger {
+    let journal = Journal::open(dir, JournalOptions::read_only()).unwrap();
+    let mut ledger = Ledger::keeping(retention);
+    for envelope in journal.iter_from(Seq::FIRST) {
+        ledger.apply(&envelope.unwrap()).unwrap();
+    }
+    journal.close().unwrap();
+    ledger
+}
+
 #[tokio::test]
 #[ignore = "soak: minutes and gigabytes; see the module docs"]
 async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     let target: u64 = std::env::var("TRADELEDGER_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let retention = soak_retention();
     let feed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/binance_spot_btcusdt_trades.csv.gz");
     let options = TickOptions { symbol: Some(Symbol::try_from("BTCUSDT").unwrap()), ..TickOptions::default() };
     let feed: Vec<(Timestamp, Event)> =
         load_ticks(&feed_path, &options).unwrap().inputs.into_iter().map(|input| (input.time, input.event)).collect();
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
-    let system = TradingSystem::open(journal, Config::default(), feed[0].0).await.unwrap();
+    let config = Config { retention, ..Config::default() };
+    let system = TradingSystem::open(journal, config, feed[0].0).await.unwrap();
     let mut strategy = SmaCross::new("sma-cross:fast=20,slow=50,qty=0.5,stop=0.05,take=0.1".parse().unwrap());
     let started = Instant::now();
     let (mut position, mut next_report, mut seq) = (0_usize, 1_000_000_u64, 0_u64);
@@ -69,10 +96,13 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     let recording = started.elapsed().as_secs_f64();
     let (live_seq, live_hash) = system.committed_state().await;
     let live = system.ledger().await;
-    let orders = live.orders.orders.len();
+    let orders = live.risk.checks_passed + live.risk.forced_exits;
     eprintln!(
-        "signals {}, passed {}, rejected {}, forced exits {}, breaker {:?}, last rejection {:?}",
+        "retention {retention:?}: in memory {} orders, {} signals, {} evicted signal fingerprints; \
+         passed {}, rejected {}, forced exits {}, breaker {:?}, last rejection {:?}",
+        live.orders.orders.len(),
         live.orders.signals.len(),
+        live.orders.signals_evicted.len(),
         live.risk.checks_passed,
         live.risk.checks_rejected,
         live.risk.forced_exits,
@@ -83,20 +113,17 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     let (_, peak_recording) = resident_mib();
 
     let started = Instant::now();
-    let journal = Journal::open(dir.path(), JournalOptions::read_only()).unwrap();
-    let mut ledger = Ledger::default();
-    for envelope in journal.iter_from(Seq::FIRST) {
-        ledger.apply(&envelope.unwrap()).unwrap();
-    }
-    journal.close().unwrap();
+    let ledger = replayed(dir.path(), retention);
     let replay = started.elapsed().as_secs_f64();
     assert_eq!(ledger.seq, live_seq);
     assert_eq!(ledger.state_hash(), live_hash, "the replay equals the live state");
+    let (_, peak_replay) = resident_mib();
     let disk: u64 =
         std::fs::read_dir(dir.path()).unwrap().filter_map(|entry| entry.ok()?.metadata().ok()).map(|m| m.len()).sum();
     eprintln!(
         "soak: {live_seq} events ({orders} orders) recorded in {recording:.0} s ({:.0} events/s), peak RSS {peak_recording} MiB \
-         while recording; replayed in {replay:.0} s ({:.0} events/s), state hashes equal; journal {:.1} GiB",
+         while recording; replayed in {replay:.0} s ({:.0} events/s, peak RSS {peak_replay} MiB), state hashes equal; \
+         journal {:.1} GiB",
         live_seq.get() as f64 / recording,
         live_seq.get() as f64 / replay,
         disk as f64 / (1u64 << 30) as f64

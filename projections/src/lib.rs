@@ -13,6 +13,7 @@ mod math;
 pub mod orders;
 pub mod portfolio;
 pub mod positions;
+pub mod retention;
 pub mod risk;
 pub mod scenario;
 pub mod snapshot;
@@ -24,6 +25,7 @@ pub use market::MarketState;
 pub use orders::{Order, OrderBook, OrderStatus, Signal, SignalVerdict};
 pub use portfolio::{Portfolio, SymbolTotals};
 pub use positions::{FillFacts, Position, PositionBook, PositionSide, PositionStatus};
+pub use retention::Retention;
 pub use risk::{assess, RiskAssessment, RiskLevel, RiskState};
 
 use serde::{Deserialize, Serialize};
@@ -42,9 +44,18 @@ pub struct Ledger {
     pub portfolio: Portfolio,
     pub risk: RiskState,
     pub market: MarketState,
+    /// How much finished history stays in memory; part of the state (and
+    /// its hash), so a snapshot taken under one retention is not mistaken
+    /// for a fold under another.
+    pub retention: Retention,
 }
 
 impl Ledger {
+    /// An empty ledger that keeps `retention` of its finished history.
+    pub fn keeping(retention: Retention) -> Ledger {
+        Ledger { retention, ..Ledger::default() }
+    }
+
     /// Folds one event. On `Err` the journal is defective at that seq and
     /// this value must be discarded: it may hold part of the event.
     pub fn apply(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
@@ -67,6 +78,7 @@ impl Ledger {
         }
         let window = self.risk.limits.as_ref().and_then(|limits| limits.correlation_window);
         self.market.apply(envelope, window);
+        self.trim_history();
         self.seq = envelope.seq;
         self.time = Some(envelope.time_event);
         Ok(())
@@ -99,6 +111,20 @@ impl Ledger {
             self.portfolio.close_position(seq, &closed)?;
         }
         self.portfolio.refresh_symbol(seq, facts.symbol, &self.positions)
+    }
+
+    /// Drops the oldest finished history beyond the retention: after every
+    /// projection has seen the event, since a fill's position reads its
+    /// order's protective prices from the book.
+    fn trim_history(&mut self) {
+        let retention = self.retention;
+        self.orders.trim(retention);
+        while retention.exceeded_by(self.positions.closed.len()) {
+            self.positions.closed.pop_front();
+        }
+        while retention.exceeded_by(self.risk.events.len()) {
+            self.risk.events.pop_back();
+        }
     }
 
     /// The risk level and limit use now.

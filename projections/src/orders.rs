@@ -4,8 +4,9 @@
 use crate::error::FoldError;
 use crate::id_map::IdMap;
 use crate::math::Checked;
+use crate::retention::{EvictedSignal, Retention, SignalFingerprint};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use tradeledger_events::{
     Envelope, Event, ExitReason, FillId, Liquidity, Money, OrderFilled, OrderId, OrderSubmitted, OrderType, Price,
     Quantity, Seq, Side, SignalId, SignalReceived, StrategyId, Symbol, Timestamp,
@@ -149,11 +150,21 @@ impl Signal {
     }
 }
 
-/// Every order and signal of the journal, by id.
+/// The orders and signals of the journal, by id: every one under
+/// `Retention::Everything`, the working ones and the most recent finished
+/// ones under `Retention::Recent`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderBook {
     pub orders: IdMap<OrderId, Order>,
     pub signals: IdMap<SignalId, Signal>,
+    /// Finished orders, oldest first, and settled signals (rejected, or
+    /// their order finished), oldest first: what `trim` takes out of memory
+    /// first. An id may outlive its entry here (it left with its signal or
+    /// order); `trim` skips those.
+    pub finished: VecDeque<OrderId>,
+    pub settled: VecDeque<SignalId>,
+    /// Every signal that left memory, so its id stays taken.
+    pub signals_evicted: IdMap<SignalFingerprint, EvictedSignal>,
     /// The ids of every imported fill and of the fills of working orders,
     /// with their seqs: a repeated id is a defect (or, for an import, a
     /// duplicate the engine records as rejected), never a second fill.
@@ -203,6 +214,13 @@ impl OrderBook {
                 first: first.seq,
             });
         }
+        if let Some(first) = self.evicted_signal(&signal.signal_id) {
+            return Err(FoldError::DuplicateSignal {
+                seq: envelope.seq,
+                signal_id: signal.signal_id.clone(),
+                first: first.seq,
+            });
+        }
         let record = Signal {
             received: signal.clone(),
             seq: envelope.seq,
@@ -235,6 +253,9 @@ impl OrderBook {
         signal.verdict = Some(verdict);
         signal.seq_verdict = Some(seq);
         signal.reason_rejected = reason.cloned();
+        if verdict == SignalVerdict::Rejected {
+            self.settled.push_back(signal_id.clone());
+        }
         Ok(())
     }
 
@@ -301,7 +322,52 @@ impl OrderBook {
             for fill in std::mem::take(&mut order.fills) {
                 self.fill_ids.remove(&fill.fill_id);
             }
+            if let Some(signal_id) = &order.signal_id {
+                self.settled.push_back(signal_id.clone());
+            }
         }
+        self.finished.push_back(order_id.clone());
+    }
+
+    /// Where the journal holds a signal that left memory.
+    pub fn evicted_signal(&self, signal_id: &SignalId) -> Option<&EvictedSignal> {
+        if self.signals_evicted.is_empty() {
+            return None;
+        }
+        self.signals_evicted.get(&SignalFingerprint::of(signal_id))
+    }
+
+    /// Takes the oldest finished orders and settled signals out of memory
+    /// until no more than `retention` keeps are left. A signal and its order
+    /// leave together, so every signal in memory still has its order.
+    pub fn trim(&mut self, retention: Retention) {
+        while retention.exceeded_by(self.finished.len()) {
+            let Some(order_id) = self.finished.pop_front() else { break };
+            let Some(order) = self.orders.remove(&order_id) else { continue };
+            if let Some(signal_id) = &order.signal_id {
+                self.evict_signal(signal_id, Some(&order));
+            }
+        }
+        while retention.exceeded_by(self.settled.len()) {
+            let Some(signal_id) = self.settled.pop_front() else { break };
+            let order_id = self.signals.get(&signal_id).and_then(|signal| signal.order_id.clone());
+            let order = order_id.and_then(|order_id| self.orders.remove(&order_id));
+            self.evict_signal(&signal_id, order.as_ref());
+        }
+    }
+
+    /// Replaces a settled signal by its fingerprint; `order` is its order,
+    /// already taken out of `orders`.
+    fn evict_signal(&mut self, signal_id: &SignalId, order: Option<&Order>) {
+        let Some(signal) = self.signals.remove(signal_id) else { return };
+        let seq_verdict = signal.seq_verdict.unwrap_or(signal.seq);
+        let evicted = EvictedSignal {
+            seq: signal.seq,
+            seq_verdict,
+            seq_settled: order.map_or(seq_verdict, |order| order.seq_last),
+            symbol_ticks_at_submission: order.map_or(0, |order| order.symbol_ticks_at_submission),
+        };
+        self.signals_evicted.insert(SignalFingerprint::of(signal_id), evicted);
     }
 
     /// Open orders of `symbol`, oldest first.

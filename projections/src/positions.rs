@@ -16,7 +16,7 @@ use crate::error::FoldError;
 use crate::math::Checked;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use tradeledger_events::{Envelope, Money, PositionId, Price, Quantity, Seq, Side, Symbol, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,8 +139,9 @@ impl<'a> FillFacts<'a> {
 pub struct PositionBook {
     /// The open position of each symbol that has one.
     pub open: BTreeMap<Symbol, Position>,
-    /// Closed positions, in the order they closed.
-    pub closed: Vec<Position>,
+    /// Closed positions, in the order they closed (the most recent ones
+    /// under `Retention::Recent`).
+    pub closed: VecDeque<Position>,
 }
 
 impl PositionBook {
@@ -161,7 +162,7 @@ impl PositionBook {
                 if position.is_open() {
                     self.open.insert(fill.symbol.clone(), position);
                 } else {
-                    self.closed.push(position.clone());
+                    self.closed.push_back(position.clone());
                     closed = Some(position);
                 }
                 if !remainder.get().is_zero() {

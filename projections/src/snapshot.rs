@@ -13,7 +13,9 @@ use tradeledger_events::{Hash, Seq, SCHEMA_VERSION};
 /// Raised whenever the encoded layout of `Ledger` changes.
 /// 2: finished orders keep no fills (a version-1 snapshot of the same
 /// journal would hash differently, so it is ignored and the fold redone).
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 2;
+/// 3: the ledger's retention, the order book's eviction queues and evicted
+/// signal fingerprints; closed positions as a deque.
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 3;
 const MAGIC: [u8; 4] = *b"TLS1";
 const HEADER_BYTES: usize = 4 + 2 + 2 + 8 + 32;
 /// Bound on what a snapshot may make the decoder allocate (checked only

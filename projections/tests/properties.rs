@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use tradeledger_events::envelope::{genesis_hash, seal};
 use tradeledger_events::*;
-use tradeledger_projections::{fold, fold_onto, snapshot, Ledger, PositionSide};
+use tradeledger_projections::{fold, fold_onto, snapshot, Ledger, PositionSide, Retention};
 
 const SYMBOLS: [&str; 3] = ["AAA", "BBB", "CCC"];
 
@@ -222,5 +222,28 @@ proptest! {
         };
         let at_boundary = portfolio.drawdown_breaker_percentage().round_dp(6) + Decimal::new(nudge, 7);
         pre_check_is_never_wrongly_no(peak, equity, at_boundary.max(Decimal::ZERO))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Retention trims history, nothing else: the open positions and the
+    /// portfolio are those of the fold that keeps everything, and the
+    /// closed positions kept are its most recent ones.
+    #[test]
+    fn a_bounded_retention_keeps_the_state_and_the_latest_history(
+        steps in prop::collection::vec(step(), 0..80),
+        kept in 1u32..4,
+    ) {
+        let events = envelopes(&steps);
+        let everything = fold(&events).unwrap();
+        let bounded = fold_onto(Ledger::keeping(Retention::Recent(kept)), &events).unwrap();
+        prop_assert_eq!(&bounded.positions.open, &everything.positions.open);
+        prop_assert_eq!(&bounded.portfolio, &everything.portfolio);
+        prop_assert_eq!(&bounded.market, &everything.market);
+        let skip = everything.positions.closed.len().saturating_sub(kept as usize);
+        prop_assert!(bounded.positions.closed.iter().eq(everything.positions.closed.iter().skip(skip)));
+        prop_assert!(bounded.risk.events.iter().eq(everything.risk.events.iter().take(kept as usize)));
     }
 }

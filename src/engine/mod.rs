@@ -17,7 +17,7 @@
 mod sequencer;
 
 use crate::config::Config;
-use crate::ledger::{load_ledger, save_ledger_snapshot, LoadError};
+use crate::ledger::{load_ledger_keeping, save_ledger_snapshot, LoadError};
 use crate::venue::{SimulatedVenue, Venue};
 use sequencer::Sequencer;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use tradeledger_events::{
 };
 use tradeledger_projections::risk::RiskEventRecord;
 use tradeledger_projections::view::{LedgerView, PortfolioView};
-use tradeledger_projections::{FoldError, Ledger, Order, Position, RiskLevel};
+use tradeledger_projections::{FoldError, Ledger, Order, Position, Retention, RiskLevel};
 
 /// Infrastructure failures; business rejections are `SubmitError::Rejected`.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,11 @@ pub enum EngineError {
     /// `handle_input` was given a decision; only inputs can be handled.
     #[error("{event} is a decision, not an input the engine can handle")]
     NotAnInput { event: &'static str },
+    /// A signal id whose 128-bit fingerprint matches an evicted signal's
+    /// with another id (odds of about 2^-128 a pair): refused rather than
+    /// answered with another signal's outcome.
+    #[error("signal {signal_id} shares its fingerprint with the signal at seq {seq}; it cannot be told apart and is refused")]
+    FingerprintCollision { signal_id: SignalId, seq: Seq },
     /// An earlier failure stopped the engine; reopen it on the journal.
     #[error("the engine stopped after an earlier failure ({reason}); reopen it on the journal")]
     Stopped { reason: String },
@@ -122,7 +127,7 @@ impl TradingSystem {
         time: Timestamp,
         venue: Box<dyn Venue>,
     ) -> Result<TradingSystem, EngineError> {
-        let system = TradingSystem::open_bare(journal, venue).await?;
+        let system = TradingSystem::open_bare_keeping(journal, venue, config.retention).await?;
         {
             let mut sequencer = system.sequencer.lock().await;
             // Undecided signals first: they arrived under the limits then in
@@ -137,7 +142,16 @@ impl TradingSystem {
     /// journal's recorded inputs (configuration events included) through
     /// `handle_input`, as an audit does.
     pub async fn open_bare(journal: Journal, venue: Box<dyn Venue>) -> Result<TradingSystem, EngineError> {
-        let (ledger, restored) = load_ledger(&journal)?;
+        TradingSystem::open_bare_keeping(journal, venue, Retention::Everything).await
+    }
+
+    /// As `open_bare`, keeping `retention` of the finished history in memory.
+    pub async fn open_bare_keeping(
+        journal: Journal,
+        venue: Box<dyn Venue>,
+        retention: Retention,
+    ) -> Result<TradingSystem, EngineError> {
+        let (ledger, restored) = load_ledger_keeping(&journal, retention)?;
         tracing::info!(dir = %journal.dir().display(), seq = %ledger.seq, ?restored, "engine starting");
         Ok(TradingSystem { sequencer: Mutex::new(Sequencer::new(journal, ledger, venue)) })
     }
@@ -254,6 +268,9 @@ impl TradingSystem {
         ids.iter().filter_map(|id| orders.orders.get(id)).cloned().collect()
     }
 
+    /// Every order in memory, by id: all of them, or under
+    /// `HISTORY_RETAINED` the working ones and the most recent finished ones
+    /// (the journal has the rest: `replay`, `export`, `explain`).
     pub async fn orders(&self) -> Vec<Order> {
         self.sequencer.lock().await.ledger().orders.orders.values_sorted().cloned().collect()
     }

@@ -14,7 +14,8 @@ use tradeledger_events::{
     RiskCheckPassed, RiskCheckRejected, RiskLimitsSet, Seq, Side, SignalId, SignalReceived, Symbol, TimerFired,
     Timestamp, SCHEMA_VERSION,
 };
-use tradeledger_projections::{FoldError, Ledger, Order, Position, PositionSide, SignalVerdict};
+use tradeledger_projections::retention::EvictedSignal;
+use tradeledger_projections::{FoldError, Ledger, Order, OrderBook, Position, PositionSide, SignalVerdict};
 
 /// What a decision needs of the event that caused it.
 #[derive(Debug, Clone, Copy)]
@@ -107,20 +108,8 @@ impl Sequencer {
     /// Folds `new` in as the next seq and queues it for the commit.
     fn stage_one(&mut self, new: NewEvent) -> Result<Cause, EngineError> {
         let seq = Seq::new(self.ledger.seq.get() + 1);
-        let correlation_seq = new.correlation_seq.unwrap_or(seq);
-        // Hashes are the journal's to compute; the fold does not read them.
-        let envelope = Envelope {
-            seq,
-            event_id: derive_event_id(self.journal.journal_id(), seq),
-            time_event: new.time_event,
-            time_recorded: new.time_event,
-            correlation_seq,
-            causation_seq: new.causation_seq,
-            schema_version: SCHEMA_VERSION,
-            hash_previous: Hash::ZERO,
-            hash: Hash::ZERO,
-            event: new.event,
-        };
+        let envelope = self.staged_envelope(seq, new);
+        let correlation_seq = envelope.correlation_seq;
         self.ledger.apply(&envelope)?;
         let cause = Cause { seq, correlation_seq, time_event: envelope.time_event };
         self.pending.push(NewEvent {
@@ -211,11 +200,16 @@ impl Sequencer {
 
 impl Sequencer {
     pub(super) fn stage_signal(&mut self, time: Timestamp, signal: SignalReceived) -> Result<Order, SubmitError> {
+        if let Some(evicted) = self.ledger.orders.evicted_signal(&signal.signal_id).copied() {
+            return self.answer_from_journal(&evicted, &signal);
+        }
         let received = match self.ledger.orders.signals.get(&signal.signal_id) {
             Some(existing) if existing.received != signal => {
                 return Err(SubmitError::Conflict { signal_id: signal.signal_id, seq: existing.seq });
             }
-            Some(existing) if existing.verdict.is_some() => return self.first_outcome(&signal.signal_id),
+            Some(existing) if existing.verdict.is_some() => {
+                return self.first_outcome(&self.ledger.orders, &signal.signal_id)
+            }
             // Received before a crash, never decided: decide it now.
             Some(existing) => Cause { seq: existing.seq, correlation_seq: existing.seq, time_event: existing.time },
             None => {
@@ -261,19 +255,19 @@ impl Sequencer {
             self.chain(received, vec![Event::RiskCheckPassed(passed), Event::OrderSubmitted(submitted), answer]);
         self.stage(events)?;
         tracing::info!(order = %order_id, side = ?signal.side, quantity = %signal.quantity, symbol = %signal.symbol, "order submitted");
-        self.first_outcome(&signal.signal_id)
+        self.first_outcome(&self.ledger.orders, &signal.signal_id)
     }
 
-    /// What the engine answered when `signal_id` was first submitted.
-    fn first_outcome(&self, signal_id: &SignalId) -> Result<Order, SubmitError> {
-        let signal = self.ledger.orders.signals.get(signal_id);
-        let order = signal.and_then(|signal| signal.order_id.as_ref()).and_then(|id| self.ledger.orders.orders.get(id));
+    /// What the engine answered when `signal_id` was first submitted, from
+    /// `book`: the ledger's, or one rebuilt from the journal.
+    fn first_outcome(&self, book: &OrderBook, signal_id: &SignalId) -> Result<Order, SubmitError> {
+        let signal = book.signals.get(signal_id);
+        let order = signal.and_then(|signal| signal.order_id.as_ref()).and_then(|id| book.orders.get(id));
         match (signal, order) {
             (_, Some(order)) => Ok(order.clone()),
             (Some(signal), None) if signal.verdict == Some(SignalVerdict::Rejected) => {
                 let seq = signal.seq_verdict.unwrap_or(signal.seq);
-                let recorded = self.journal.read(seq).map_err(EngineError::from)?;
-                let checks = match recorded.map(|envelope| envelope.event) {
+                let checks = match self.recorded(seq, seq)?.pop().map(|envelope| envelope.event) {
                     Some(Event::RiskCheckRejected(rejected)) => rejected.checks,
                     _ => Vec::new(),
                 };
@@ -285,6 +279,93 @@ impl Sequencer {
                 signal_id: signal_id.clone(),
                 event: "a resubmission",
             }))),
+        }
+    }
+
+    /// A resubmission of a signal that has left memory (see `Retention`):
+    /// its first outcome is rebuilt from the journal, so the answer is the
+    /// one an engine keeping everything would give.
+    fn answer_from_journal(&self, evicted: &EvictedSignal, signal: &SignalReceived) -> Result<Order, SubmitError> {
+        let story = self.story_of(evicted)?;
+        match story.signals.get(&signal.signal_id) {
+            Some(first) if first.received != *signal => {
+                Err(SubmitError::Conflict { signal_id: signal.signal_id.clone(), seq: first.seq })
+            }
+            Some(_) => self.first_outcome(&story, &signal.signal_id),
+            // Another id with the same 128-bit fingerprint: never seen, but
+            // a wrong answer would be worse than a refusal.
+            None => Err(SubmitError::from(EngineError::FingerprintCollision {
+                signal_id: signal.signal_id.clone(),
+                seq: evicted.seq,
+            })),
+        }
+    }
+
+    /// The order book of one evicted signal and its order, folded from the
+    /// events of the journal that concern them.
+    fn story_of(&self, evicted: &EvictedSignal) -> Result<OrderBook, EngineError> {
+        let mut book = OrderBook::default();
+        let mut received = self.recorded(evicted.seq, evicted.seq)?;
+        let Some(Event::SignalReceived(first)) = received.first().map(|envelope| &envelope.event) else {
+            return Ok(book);
+        };
+        let signal_id = first.signal_id.clone();
+        book.apply(&received.remove(0))?;
+        let mut order_id: Option<OrderId> = None;
+        for envelope in self.recorded(evicted.seq_verdict, evicted.seq_settled)? {
+            let concerns = envelope.event.signal_id() == Some(&signal_id)
+                || (order_id.is_some() && envelope.event.order_id() == order_id.as_ref());
+            if !concerns {
+                continue;
+            }
+            if let Event::OrderSubmitted(submitted) = &envelope.event {
+                order_id = Some(submitted.order_id.clone());
+            }
+            book.apply(&envelope)?;
+        }
+        if let Some(order) = order_id.and_then(|id| book.orders.get_mut(&id)) {
+            order.symbol_ticks_at_submission = evicted.symbol_ticks_at_submission;
+        }
+        Ok(book)
+    }
+
+    /// The events of seqs `from..=to`, whether already in the journal or
+    /// still staged in this call.
+    fn recorded(&self, from: Seq, to: Seq) -> Result<Vec<Envelope>, EngineError> {
+        let mut envelopes = Vec::new();
+        if from <= self.committed {
+            for envelope in self.journal.iter_from(from) {
+                let envelope = envelope?;
+                if envelope.seq > to.min(self.committed) {
+                    break;
+                }
+                envelopes.push(envelope);
+            }
+        }
+        let first_pending = self.committed.get() + 1;
+        for seq in from.get().max(first_pending)..=to.get() {
+            let Some(new) = usize::try_from(seq - first_pending).ok().and_then(|index| self.pending.get(index)) else {
+                break;
+            };
+            envelopes.push(self.staged_envelope(Seq::new(seq), new.clone()));
+        }
+        Ok(envelopes)
+    }
+
+    /// A staged event as the envelope the fold sees. Hashes are the
+    /// journal's to compute; the fold does not read them.
+    fn staged_envelope(&self, seq: Seq, new: NewEvent) -> Envelope {
+        Envelope {
+            seq,
+            event_id: derive_event_id(self.journal.journal_id(), seq),
+            time_event: new.time_event,
+            time_recorded: new.time_event,
+            correlation_seq: new.correlation_seq.unwrap_or(seq),
+            causation_seq: new.causation_seq,
+            schema_version: SCHEMA_VERSION,
+            hash_previous: Hash::ZERO,
+            hash: Hash::ZERO,
+            event: new.event,
         }
     }
 
