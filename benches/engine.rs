@@ -28,6 +28,8 @@ fn tick(step: u64) -> PriceTicked {
     }
 }
 
+/// Signal `step`: buys on even steps, sells on odd ones, so the position
+/// stays within the default limits however long the run.
 fn signal(step: u64) -> SignalReceived {
     SignalReceived {
         signal_id: format!("s{step}").parse().unwrap(),
@@ -98,7 +100,7 @@ async fn tick_stream(ticks: u64) {
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
         if step.is_multiple_of(10) {
-            system.submit_signal(time(step), signal(step)).await.unwrap();
+            system.submit_signal(time(step), signal(step / 10)).await.unwrap();
         }
     }
     let elapsed = started.elapsed();
@@ -119,7 +121,7 @@ async fn tick_stream_batched(ticks: u64, batch: u64) {
     for step in 1..=ticks {
         inputs.push((time(step), tradeledger::events::Event::PriceTicked(tick(step))));
         if step.is_multiple_of(10) {
-            inputs.push((time(step), tradeledger::events::Event::SignalReceived(signal(step))));
+            inputs.push((time(step), tradeledger::events::Event::SignalReceived(signal(step / 10))));
         }
         if step.is_multiple_of(batch) {
             system.handle_inputs(std::mem::take(&mut inputs)).await.unwrap();
@@ -136,7 +138,12 @@ async fn tick_stream_batched(ticks: u64, batch: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let scale = if args.iter().any(|arg| arg == "--quick") { 1 } else { 5 };
+    // `--quick` runs a fifth of the default; `--scale=N` N fifths (to profile).
+    let scale = match args.iter().find_map(|arg| arg.strip_prefix("--scale=")) {
+        Some(scale) => scale.parse().expect("--scale=N: a whole number"),
+        None if args.iter().any(|arg| arg == "--quick") => 1,
+        None => 5,
+    };
     // `-- end-to-end`, `-- stream` or `-- batched` runs one part (to profile it).
     let wanted = |part: &str| {
         !args.iter().any(|arg| ["end-to-end", "stream", "batched"].contains(&arg.as_str()))

@@ -203,6 +203,60 @@ fn small_buffered_commits_are_stored_in_order_in_shared_frames() {
     assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 3_000, fault: None });
 }
 
+/// The hand-off to the storage thread under pressure: a queue of 2 events
+/// (every append waits for room), takes of at most 3 events (so takes leave
+/// commits behind), three appenders mixing buffered and durable appends, and
+/// a reader that waits for the storage thread again and again. A lost
+/// wake-up would hang it: the run must finish within a minute, with every
+/// acknowledged event read back at its seq.
+#[test]
+fn appenders_and_readers_racing_through_a_tiny_queue_lose_no_wake_up() {
+    const THREADS: u64 = 3;
+    const APPENDS: u64 = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let options = JournalOptions { queue_events_max: 2, commit_events_max: 3, ..JournalOptions::buffered() };
+    let journal = Arc::new(Journal::open(dir.path(), options).unwrap());
+    let (finished, outcome) = std::sync::mpsc::channel();
+    let racing = Arc::clone(&journal);
+    std::thread::spawn(move || {
+        let appenders: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let journal = Arc::clone(&racing);
+                std::thread::spawn(move || {
+                    let tag = format!("t{thread}");
+                    let mut acknowledged = Vec::new();
+                    for n in 0..APPENDS {
+                        let durability = if n % 50 == 49 { Durability::Durable } else { Durability::Buffered };
+                        let events = (0..1 + n % 3).map(|k| input(n, tagged_event(&tag, n * 3 + k))).collect();
+                        acknowledged.extend(journal.append_direct(events, durability).unwrap());
+                    }
+                    acknowledged
+                })
+            })
+            .collect();
+        let reader = {
+            let journal = Arc::clone(&racing);
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let head = journal.head().seq;
+                    let seen = journal.iter_from(Seq::FIRST).take_while(|e| e.as_ref().is_ok_and(|e| e.seq <= head));
+                    assert_eq!(seen.count() as u64, head.get(), "a reader sees every event up to the head");
+                }
+            })
+        };
+        let acknowledged: Vec<Envelope> = appenders.into_iter().flat_map(|appender| appender.join().unwrap()).collect();
+        reader.join().unwrap();
+        let _ = finished.send(acknowledged);
+    });
+    let acknowledged = outcome.recv_timeout(std::time::Duration::from_secs(60)).expect("finished without hanging");
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    assert_eq!(stored.len(), acknowledged.len());
+    for envelope in &acknowledged {
+        assert_eq!(&stored[envelope.seq.get() as usize - 1], envelope);
+    }
+    assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: stored.len() as u64, fault: None });
+}
+
 #[test]
 fn the_head_anchor_is_stored_beside_the_frames() {
     let dir = tempfile::tempdir().unwrap();

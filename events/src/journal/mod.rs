@@ -21,7 +21,7 @@ use crate::envelope::{genesis_hash, new_journal_id, Envelope, NewEvent, SCHEMA_V
 use crate::error::JournalError;
 use crate::types::{Hash, JournalId, Seq};
 use crate::verify::{Anchor, ChainFault, ChainVerifier, FaultKind};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -225,9 +225,13 @@ impl Journal {
             operation: "open for syncing",
             source,
         })?;
-        let pipeline = Arc::new(writer::Pipeline::new(head, self.options.queue_events_max.max(1)));
+        let (pipeline, received) = writer::Pipeline::new(head, self.options.queue_events_max.max(1));
+        let pipeline = Arc::new(pipeline);
         let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
         let storage = writer::Storage {
+            received,
+            backlog: VecDeque::new(),
+            left_over: false,
             dir: self.dir.clone(),
             frames,
             syncer,
@@ -244,6 +248,7 @@ impl Journal {
                 operation: "start the storage thread for",
                 source,
             })?;
+        pipeline.set_storage_thread(handle.thread().clone());
         self.core = Some(Arc::new(Mutex::new(writer::WriterCore {
             journal_id: self.journal_id,
             head,
