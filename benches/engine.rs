@@ -49,6 +49,22 @@ fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     samples.get(((samples.len() as f64 - 1.0) * fraction) as usize).copied().unwrap_or_default()
 }
 
+/// CPU time of the calling thread so far (Linux: `/proc/thread-self/schedstat`),
+/// a steadier figure than wall time on a shared VM; `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    schedstat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
+}
+
+fn cpu_per_tick(before: Option<Duration>, ticks: u64) -> String {
+    match (before, thread_cpu()) {
+        (Some(before), Some(after)) => {
+            format!("engine thread CPU {:.2} µs/tick", (after - before).as_secs_f64() * 1e6 / ticks as f64)
+        }
+        _ => String::new(),
+    }
+}
+
 async fn system(dir: &std::path::Path) -> TradingSystem {
     let journal = Journal::open(dir, JournalOptions::buffered()).unwrap();
     TradingSystem::open(journal, Config::default(), time(0)).await.unwrap()
@@ -96,7 +112,7 @@ async fn end_to_end(rounds: u64) {
 async fn tick_stream(ticks: u64) {
     let dir = tempfile::tempdir().unwrap();
     let system = system(dir.path()).await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), thread_cpu());
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
         if step.is_multiple_of(10) {
@@ -105,8 +121,9 @@ async fn tick_stream(ticks: u64) {
     }
     let elapsed = started.elapsed();
     println!(
-        "tick stream, an order every 10 ticks {:>10.0} ticks/s   ({ticks} ticks)",
-        ticks as f64 / elapsed.as_secs_f64()
+        "tick stream, an order every 10 ticks {:>10.0} ticks/s   ({ticks} ticks; {})",
+        ticks as f64 / elapsed.as_secs_f64(),
+        cpu_per_tick(cpu, ticks)
     );
     system.stop().await.unwrap();
 }
@@ -116,7 +133,7 @@ async fn tick_stream(ticks: u64) {
 async fn tick_stream_batched(ticks: u64, batch: u64) {
     let dir = tempfile::tempdir().unwrap();
     let system = system(dir.path()).await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), thread_cpu());
     let mut inputs = Vec::with_capacity(batch as usize * 2);
     for step in 1..=ticks {
         inputs.push((time(step), tradeledger::events::Event::PriceTicked(tick(step))));
@@ -130,8 +147,9 @@ async fn tick_stream_batched(ticks: u64, batch: u64) {
     system.handle_inputs(inputs).await.unwrap();
     let elapsed = started.elapsed();
     println!(
-        "same, in batches of {batch:<5} ticks      {:>10.0} ticks/s   ({ticks} ticks)",
-        ticks as f64 / elapsed.as_secs_f64()
+        "same, in batches of {batch:<5} ticks      {:>10.0} ticks/s   ({ticks} ticks; {})",
+        ticks as f64 / elapsed.as_secs_f64(),
+        cpu_per_tick(cpu, ticks)
     );
     system.stop().await.unwrap();
 }

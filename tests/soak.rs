@@ -39,6 +39,29 @@ fn resident_mib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Resets the peak resident set to the current one (Linux 4.0+), so each
+/// phase reports its own peak.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Reads every event of the journal in `dir` without folding: what reading
+/// alone costs in memory (sled's own), to tell it from the fold's.
+fn scanned(dir: &Path) -> u64 {
+    let journal = Journal::open(dir, JournalOptions::read_only()).unwrap();
+    let mut count = 0;
+    for envelope in journal.iter_from(Seq::FIRST) {
+        envelope.unwrap();
+        count += 1;
+        if count % 10_000_000 == 0 {
+            let (rss, peak) = resident_mib();
+            eprintln!("scan: {count} events read, RSS {rss} MiB (peak {peak} MiB)");
+        }
+    }
+    journal.close().unwrap();
+    count
+}
+
 /// `TRADELEDGER_SOAK_RETAINED`: a count, or `all`; 10,000 when unset.
 fn soak_retention() -> Retention {
     match std::env::var("TRADELEDGER_SOAK_RETAINED").as_deref() {
@@ -54,6 +77,10 @@ fn replayed(dir: &Path, retention: Retention) -> Ledger {
     let mut ledger = Ledger::keeping(retention);
     for envelope in journal.iter_from(Seq::FIRST) {
         ledger.apply(&envelope.unwrap()).unwrap();
+        if ledger.seq.get() % 10_000_000 == 0 {
+            let (rss, peak) = resident_mib();
+            eprintln!("replay: {} events folded, RSS {rss} MiB (peak {peak} MiB)", ledger.seq);
+        }
     }
     journal.close().unwrap();
     ledger
@@ -112,6 +139,14 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     system.stop().await.unwrap();
     let (_, peak_recording) = resident_mib();
 
+    reset_peak();
+    let started = Instant::now();
+    let scanned_events = scanned(dir.path());
+    let scan = started.elapsed().as_secs_f64();
+    let (_, peak_scan) = resident_mib();
+    assert_eq!(scanned_events, live_seq.get());
+
+    reset_peak();
     let started = Instant::now();
     let ledger = replayed(dir.path(), retention);
     let replay = started.elapsed().as_secs_f64();
@@ -122,8 +157,8 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
         std::fs::read_dir(dir.path()).unwrap().filter_map(|entry| entry.ok()?.metadata().ok()).map(|m| m.len()).sum();
     eprintln!(
         "soak: {live_seq} events ({orders} orders) recorded in {recording:.0} s ({:.0} events/s), peak RSS {peak_recording} MiB \
-         while recording; replayed in {replay:.0} s ({:.0} events/s, peak RSS {peak_replay} MiB), state hashes equal; \
-         journal {:.1} GiB",
+         while recording; read without folding in {scan:.0} s (peak RSS {peak_scan} MiB); replayed in {replay:.0} s \
+         ({:.0} events/s, peak RSS {peak_replay} MiB), state hashes equal; journal {:.1} GiB",
         live_seq.get() as f64 / recording,
         live_seq.get() as f64 / replay,
         disk as f64 / (1u64 << 30) as f64
