@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tradeledger::config::Config;
 use tradeledger::engine::TradingSystem;
 use tradeledger::events::{Journal, JournalOptions, OrderType, PriceTicked, Side, SignalReceived, Timestamp};
+use tradeledger::projections::Retention;
 use tradeledger::risk::check_signal;
 
 fn time(step: u64) -> Timestamp {
@@ -65,14 +66,14 @@ fn cpu_per_tick(before: Option<Duration>, ticks: u64) -> String {
     }
 }
 
-async fn system(dir: &std::path::Path) -> TradingSystem {
+async fn system(dir: &std::path::Path, retention: Retention) -> TradingSystem {
     let journal = Journal::open(dir, JournalOptions::buffered()).unwrap();
-    TradingSystem::open(journal, Config::default(), time(0)).await.unwrap()
+    TradingSystem::open(journal, Config { retention, ..Config::default() }, time(0)).await.unwrap()
 }
 
-async fn end_to_end(rounds: u64) {
+async fn end_to_end(rounds: u64, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path()).await;
+    let system = system(dir.path(), retention).await;
     system.on_tick(time(0), tick(0)).await.unwrap();
     let mut latencies = Vec::with_capacity(rounds as usize);
     let started = Instant::now();
@@ -109,9 +110,9 @@ async fn end_to_end(rounds: u64) {
     system.stop().await.unwrap();
 }
 
-async fn tick_stream(ticks: u64) {
+async fn tick_stream(ticks: u64, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path()).await;
+    let system = system(dir.path(), retention).await;
     let (started, cpu) = (Instant::now(), thread_cpu());
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
@@ -130,9 +131,9 @@ async fn tick_stream(ticks: u64) {
 
 /// The same stream fed through `handle_inputs` in batches: one journal
 /// commit per batch instead of one per input.
-async fn tick_stream_batched(ticks: u64, batch: u64) {
+async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path()).await;
+    let system = system(dir.path(), retention).await;
     let (started, cpu) = (Instant::now(), thread_cpu());
     let mut inputs = Vec::with_capacity(batch as usize * 2);
     for step in 1..=ticks {
@@ -162,6 +163,13 @@ fn main() {
         None if args.iter().any(|arg| arg == "--quick") => 1,
         None => 5,
     };
+    // `--retained=N`: the engine keeps N of each kind of finished history
+    // (`HISTORY_RETAINED`); by default everything, the default config.
+    let retention = match args.iter().find_map(|arg| arg.strip_prefix("--retained=")) {
+        Some(kept) => Retention::Recent(kept.parse().expect("--retained=N: a whole number")),
+        None => Retention::Everything,
+    };
+    println!("history retained: {retention:?}");
     // `-- end-to-end`, `-- stream` or `-- batched` runs one part (to profile it).
     let wanted = |part: &str| {
         !args.iter().any(|arg| ["end-to-end", "stream", "batched"].contains(&arg.as_str()))
@@ -170,13 +178,13 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         if wanted("end-to-end") {
-            end_to_end(2_000 * scale).await;
+            end_to_end(2_000 * scale, retention).await;
         }
         if wanted("stream") {
-            tick_stream(20_000 * scale).await;
+            tick_stream(20_000 * scale, retention).await;
         }
         if wanted("batched") {
-            tick_stream_batched(200_000 * scale, 1_000).await;
+            tick_stream_batched(200_000 * scale, 1_000, retention).await;
         }
     });
 }
