@@ -45,15 +45,24 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// Runs `work` with the peak resident set reset: its result, seconds, and
+/// its own peak RSS in MiB.
+fn phase<T>(work: impl FnOnce() -> T) -> (T, f64, u64) {
+    reset_peak();
+    let started = Instant::now();
+    let result = work();
+    (result, started.elapsed().as_secs_f64(), resident_mib().1)
+}
+
 /// Reads every event of the journal in `dir` without folding: what reading
 /// alone costs in memory (sled's own), to tell it from the fold's.
 fn scanned(dir: &Path) -> u64 {
     let journal = Journal::open(dir, JournalOptions::read_only()).unwrap();
-    let mut count = 0;
+    let mut count: u64 = 0;
     for envelope in journal.iter_from(Seq::FIRST) {
         envelope.unwrap();
         count += 1;
-        if count % 10_000_000 == 0 {
+        if count.is_multiple_of(10_000_000) {
             let (rss, peak) = resident_mib();
             eprintln!("scan: {count} events read, RSS {rss} MiB (peak {peak} MiB)");
         }
@@ -77,7 +86,7 @@ fn replayed(dir: &Path, retention: Retention) -> Ledger {
     let mut ledger = Ledger::keeping(retention);
     for envelope in journal.iter_from(Seq::FIRST) {
         ledger.apply(&envelope.unwrap()).unwrap();
-        if ledger.seq.get() % 10_000_000 == 0 {
+        if ledger.seq.get().is_multiple_of(10_000_000) {
             let (rss, peak) = resident_mib();
             eprintln!("replay: {} events folded, RSS {rss} MiB (peak {peak} MiB)", ledger.seq);
         }
@@ -139,20 +148,11 @@ async fn soak_records_tens_of_millions_of_events_and_replays_them_exactly() {
     system.stop().await.unwrap();
     let (_, peak_recording) = resident_mib();
 
-    reset_peak();
-    let started = Instant::now();
-    let scanned_events = scanned(dir.path());
-    let scan = started.elapsed().as_secs_f64();
-    let (_, peak_scan) = resident_mib();
+    let (scanned_events, scan, peak_scan) = phase(|| scanned(dir.path()));
     assert_eq!(scanned_events, live_seq.get());
-
-    reset_peak();
-    let started = Instant::now();
-    let ledger = replayed(dir.path(), retention);
-    let replay = started.elapsed().as_secs_f64();
+    let (ledger, replay, peak_replay) = phase(|| replayed(dir.path(), retention));
     assert_eq!(ledger.seq, live_seq);
     assert_eq!(ledger.state_hash(), live_hash, "the replay equals the live state");
-    let (_, peak_replay) = resident_mib();
     let disk: u64 =
         std::fs::read_dir(dir.path()).unwrap().filter_map(|entry| entry.ok()?.metadata().ok()).map(|m| m.len()).sum();
     eprintln!(
