@@ -54,6 +54,14 @@ fn phase<T>(work: impl FnOnce() -> T) -> (T, f64, u64) {
     (result, started.elapsed().as_secs_f64(), resident_mib().1)
 }
 
+/// The resident set, every 10 M events of a phase.
+fn report_every_10m(what: &str, events: u64) {
+    if events.is_multiple_of(10_000_000) {
+        let (rss, peak) = resident_mib();
+        eprintln!("{what} {events} events, RSS {rss} MiB (peak {peak} MiB)");
+    }
+}
+
 /// Reads every event of the journal in `dir` without folding: what reading
 /// alone costs in memory (sled's own), to tell it from the fold's.
 fn scanned(dir: &Path) -> u64 {
@@ -62,10 +70,7 @@ fn scanned(dir: &Path) -> u64 {
     for envelope in journal.iter_from(Seq::FIRST) {
         envelope.unwrap();
         count += 1;
-        if count.is_multiple_of(10_000_000) {
-            let (rss, peak) = resident_mib();
-            eprintln!("scan: {count} events read, RSS {rss} MiB (peak {peak} MiB)");
-        }
+        report_every_10m("scan: read", count);
     }
     journal.close().unwrap();
     count
@@ -86,10 +91,7 @@ fn replayed(dir: &Path, retention: Retention) -> Ledger {
     let mut ledger = Ledger::keeping(retention);
     for envelope in journal.iter_from(Seq::FIRST) {
         ledger.apply(&envelope.unwrap()).unwrap();
-        if ledger.seq.get().is_multiple_of(10_000_000) {
-            let (rss, peak) = resident_mib();
-            eprintln!("replay: {} events folded, RSS {rss} MiB (peak {peak} MiB)", ledger.seq);
-        }
+        report_every_10m("replay: folded", ledger.seq.get());
     }
     journal.close().unwrap();
     ledger

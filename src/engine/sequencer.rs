@@ -81,8 +81,8 @@ impl Sequencer {
             return Ok(());
         }
         // The next call starts with room for as many events as this one:
-        // growing by doubling from empty on every call cost fresh pages and
-        // copies (13 % of the engine thread with batches of 1,000 ticks).
+        // growing by doubling from empty on every call was the engine
+        // thread's main source of fresh pages and copies (batches of 1,000).
         let room = self.pending.len();
         let events = std::mem::replace(&mut self.pending, Vec::with_capacity(room));
         let (count, expected) = (events.len(), Seq::new(self.committed.get() + 1));

@@ -21,7 +21,7 @@ use crate::envelope::{genesis_hash, new_journal_id, Envelope, NewEvent, SCHEMA_V
 use crate::error::JournalError;
 use crate::types::{Hash, JournalId, Seq};
 use crate::verify::{Anchor, ChainFault, ChainVerifier, FaultKind};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -225,13 +225,11 @@ impl Journal {
             operation: "open for syncing",
             source,
         })?;
-        let (pipeline, received) = writer::Pipeline::new(head, self.options.queue_events_max.max(1));
+        let (pipeline, inbox) = writer::Pipeline::new(head, self.options.queue_events_max.max(1));
         let pipeline = Arc::new(pipeline);
         let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
         let storage = writer::Storage {
-            received,
-            backlog: VecDeque::new(),
-            left_over: false,
+            inbox,
             dir: self.dir.clone(),
             frames,
             syncer,

@@ -155,9 +155,8 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// The pipeline, and the receiving end of its channel for the storage
-    /// thread.
-    pub(super) fn new(head: Head, queue_events_max: usize) -> (Pipeline, mpsc::Receiver<Commit>) {
+    /// The pipeline, and the storage thread's end of it.
+    pub(super) fn new(head: Head, queue_events_max: usize) -> (Pipeline, Inbox) {
         let (commits, received) = mpsc::channel();
         let state = Progress { applied: head, synced: head.seq, failure: None, stopped: false };
         let pipeline = Pipeline {
@@ -172,7 +171,7 @@ impl Pipeline {
             progress: Condvar::new(),
             queue_events_max,
         };
-        (pipeline, received)
+        (pipeline, Inbox { received, backlog: VecDeque::new(), left_over: false })
     }
 
     /// The thread to unpark when there is work; set before the first append.
@@ -323,13 +322,27 @@ impl Pipeline {
     }
 }
 
+/// The storage thread's end of the hand-off.
+pub(super) struct Inbox {
+    received: mpsc::Receiver<Commit>,
+    /// Received, not yet taken, in seq order.
+    backlog: VecDeque<Commit>,
+    /// The last take left commits behind (it was full): take them at once.
+    left_over: bool,
+}
+
+impl Inbox {
+    /// Moves what the channel holds to the backlog; returns how many.
+    fn receive(&mut self) -> usize {
+        let before = self.backlog.len();
+        self.backlog.extend(self.received.try_iter());
+        self.backlog.len() - before
+    }
+}
+
 /// The storage thread: applies queued commits to sled in seq order.
 pub(super) struct Storage {
-    pub(super) received: mpsc::Receiver<Commit>,
-    /// Received, not yet taken, in seq order.
-    pub(super) backlog: VecDeque<Commit>,
-    /// The last take left commits behind (it was full): take them at once.
-    pub(super) left_over: bool,
+    pub(super) inbox: Inbox,
     pub(super) dir: PathBuf,
     pub(super) frames: sled::Tree,
     pub(super) syncer: Syncer,
@@ -362,23 +375,23 @@ impl Storage {
     fn take(&mut self) -> Option<Vec<Commit>> {
         let mut deadline = None;
         loop {
-            self.receive();
-            if self.backlog.is_empty() && self.pipeline.closing.load(SeqCst) {
+            self.inbox.receive();
+            if self.inbox.backlog.is_empty() && self.pipeline.closing.load(SeqCst) {
                 return None;
             }
             let lingered = deadline.is_some_and(|deadline| Instant::now() >= deadline);
-            if !self.backlog.is_empty() && (lingered || self.left_over || self.pipeline.urgent()) {
+            if !self.inbox.backlog.is_empty() && (lingered || self.inbox.left_over || self.pipeline.urgent()) {
                 break;
             }
             self.pipeline.storage_idle.store(true, SeqCst);
             // See `Pipeline::wake_storage`: a commit sent before the flag was
             // visible is seen here; one sent after it finds us idle.
             fence(SeqCst);
-            if self.receive() > 0 || self.pipeline.closing.load(SeqCst) {
+            if self.inbox.receive() > 0 || self.pipeline.closing.load(SeqCst) {
                 self.pipeline.storage_idle.store(false, SeqCst);
                 continue;
             }
-            if self.backlog.is_empty() {
+            if self.inbox.backlog.is_empty() {
                 deadline = None;
                 std::thread::park();
             } else {
@@ -390,24 +403,17 @@ impl Storage {
         // Everything a waiting reader needs was sent before it said so, so
         // it is received below.
         self.pipeline.reader_waiting.store(false, SeqCst);
-        self.receive();
+        self.inbox.receive();
         let mut taken = Vec::new();
         let mut events = 0;
         while events < self.commit_events_max {
-            let Some(commit) = self.backlog.pop_front() else { break };
+            let Some(commit) = self.inbox.backlog.pop_front() else { break };
             events += commit.events;
             self.pipeline.durable_queued.fetch_sub(usize::from(commit.durable), SeqCst);
             taken.push(commit);
         }
-        self.left_over = !self.backlog.is_empty();
+        self.inbox.left_over = !self.inbox.backlog.is_empty();
         Some(taken)
-    }
-
-    /// Moves what the channel holds to the backlog; returns how many.
-    fn receive(&mut self) -> usize {
-        let before = self.backlog.len();
-        self.backlog.extend(self.received.try_iter());
-        self.backlog.len() - before
     }
 
     /// Applies `commits` as one sled batch, syncs when any is durable, and
