@@ -142,7 +142,7 @@ async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention) {
             inputs.push((time(step), tradeledger::events::Event::SignalReceived(signal(step / 10))));
         }
         if step.is_multiple_of(batch) {
-            system.handle_inputs(std::mem::take(&mut inputs)).await.unwrap();
+            system.handle_inputs(inputs.drain(..)).await.unwrap();
         }
     }
     system.handle_inputs(inputs).await.unwrap();

@@ -109,7 +109,7 @@ async fn rerun_inputs(journal: &Journal, scratch: &Path) -> Result<Result<(), En
             batch.push((envelope.time_event, envelope.event));
         }
         if batch.len() == RERUN_BATCH {
-            outcome = system.handle_inputs(std::mem::take(&mut batch)).await;
+            outcome = system.handle_inputs(batch.drain(..)).await;
             if outcome.is_err() {
                 break;
             }

@@ -65,15 +65,16 @@ pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64))
     let mut handled = 0;
     let inputs = std::mem::take(&mut recording.inputs).into_iter().map(|input| (input.time, input.event));
     let mut inputs = with_timer(inputs, recording.timer).peekable();
+    let mut batch: Vec<(Timestamp, Event)> = Vec::with_capacity(BATCH_INPUTS);
     while inputs.peek().is_some() {
-        let batch: Vec<(Timestamp, Event)> = inputs.by_ref().take(BATCH_INPUTS).collect();
+        batch.extend(inputs.by_ref().take(BATCH_INPUTS));
         handled += batch.len() as u64;
         for (_, event) in &batch {
             *inputs_seen.entry(event.name()).or_default() += 1;
         }
         let strategy = &mut recording.strategy;
         system
-            .handle_inputs_with(batch, |ledger, time, event| {
+            .handle_inputs_with(batch.drain(..), |ledger, time, event| {
                 let signal = strategy.as_mut().and_then(|strategy| strategy_signal(strategy, ledger, time, event))?;
                 strategy_signals += 1;
                 Some((time, Event::SignalReceived(signal)))

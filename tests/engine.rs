@@ -508,7 +508,7 @@ async fn engine_scenarios_match_their_snapshots() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path(), JournalOptions::buffered()).unwrap();
         let system = TradingSystem::open_bare(journal, Box::new(SimulatedVenue)).await.unwrap();
-        system.handle_inputs(inputs.into_iter().map(|(_, new)| (new.time_event, new.event)).collect()).await.unwrap();
+        system.handle_inputs(inputs.into_iter().map(|(_, new)| (new.time_event, new.event))).await.unwrap();
         let view = tradeledger::projections::view::LedgerView::of(&system.ledger().await);
         system.stop().await.unwrap();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();

@@ -18,6 +18,6 @@ pub mod verify;
 pub use envelope::{Envelope, NewEvent, SCHEMA_VERSION};
 pub use error::JournalError;
 pub use event::*;
-pub use journal::{Durability, EventIter, Head, Journal, JournalOptions, OpenMode, VerifyReport};
+pub use journal::{Appended, Durability, EventIter, Head, Journal, JournalOptions, OpenMode, VerifyReport};
 pub use types::*;
 pub use verify::{ChainFault, FaultKind};

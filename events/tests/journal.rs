@@ -428,3 +428,71 @@ fn direct_appends_interleave_with_queued_ones_on_one_chain() {
     let error = journal.append_direct(vec![input(0, tagged_event("r", 0))], Durability::Durable).unwrap_err();
     assert!(matches!(error, JournalError::ReadOnly { .. }), "{error:?}");
 }
+
+#[test]
+fn in_place_appends_share_the_chain_with_queued_ones_and_keep_the_callers_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path(), small_frames()).unwrap());
+    let queued = {
+        let journal = Arc::clone(&journal);
+        std::thread::spawn(move || {
+            for n in 0..200 {
+                journal.append_blocking(vec![input(n, tagged_event("queued", n))]).unwrap();
+            }
+        })
+    };
+    let mut buffer: Vec<NewEvent> = Vec::with_capacity(8);
+    let mut given = Vec::new();
+    for n in 0..100 {
+        buffer.extend([
+            input(2 * n, tagged_event("in place", 2 * n)),
+            input(2 * n + 1, tagged_event("in place", 2 * n + 1)),
+        ]);
+        let appended = journal.append_in_place(&mut buffer, Durability::Buffered).unwrap();
+        assert!(buffer.is_empty(), "the appended events leave the buffer");
+        assert_eq!(buffer.capacity(), 8, "the buffer keeps its room");
+        assert_eq!(appended.last.get(), appended.first.get() + 1, "two events, two seqs");
+        given.push(appended);
+    }
+    queued.join().unwrap();
+    assert_eq!(journal.head().seq, Seq::new(400));
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    for (n, appended) in given.iter().enumerate() {
+        for (offset, seq) in [appended.first, appended.last].into_iter().enumerate() {
+            let envelope = &stored[seq.get() as usize - 1];
+            let step = 2 * n as u64 + offset as u64;
+            assert_eq!(tag_of(&envelope.event), Some(format!("in place:{step}").as_str()), "seq {seq}");
+            assert_eq!(envelope.time_event, input(step, tagged_event("in place", step)).time_event);
+            assert_eq!(envelope.correlation_seq, seq, "an input correlates to itself");
+        }
+    }
+    assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 400, fault: None });
+}
+
+#[test]
+fn an_in_place_append_that_cannot_be_encoded_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    let huge = Event::InputRejected(InputRejected {
+        source: InputSource::Tick,
+        origin: "x".repeat(2 << 20),
+        field: String::new(),
+        reason: String::new(),
+    });
+    let mut events = vec![input(0, tagged_event("ok", 0)), input(1, huge)];
+    let error = journal.append_in_place(&mut events, Durability::Durable).unwrap_err();
+    assert!(matches!(error, JournalError::Encode { index: 1, .. }), "{error:?}");
+    assert_eq!(events.len(), 2, "the caller keeps what was not appended");
+    assert_eq!(journal.head().seq, Seq::ZERO, "nothing of the refused append was written");
+
+    let mut next = vec![input(2, tagged_event("next", 2))];
+    let appended = journal.append_in_place(&mut next, Durability::Durable).unwrap();
+    assert_eq!((appended.first, appended.last), (Seq::FIRST, Seq::FIRST), "the journal goes on");
+    drop(journal);
+    let journal = Journal::open(dir.path(), JournalOptions::read_only()).unwrap();
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(tag_of(&stored[0].event), Some("next:2"));
+    let error = journal.append_in_place(&mut vec![input(3, tagged_event("r", 3))], Durability::Buffered).unwrap_err();
+    assert!(matches!(error, JournalError::ReadOnly { .. }), "{error:?}");
+}

@@ -164,7 +164,8 @@ impl TradingSystem {
 
     /// Handles a batch of inputs in order and commits them, with every
     /// decision they caused, as one journal append: the fast path for feeds.
-    pub async fn handle_inputs(&self, inputs: Vec<(Timestamp, Event)>) -> Result<(), EngineError> {
+    /// A feed that reuses its buffer passes `batch.drain(..)`.
+    pub async fn handle_inputs(&self, inputs: impl IntoIterator<Item = (Timestamp, Event)>) -> Result<(), EngineError> {
         let mut sequencer = self.sequencer.lock().await;
         sequencer.ensure_running()?;
         let mut staged = Ok(());
@@ -184,7 +185,7 @@ impl TradingSystem {
     /// reproduces the run without the strategy.
     pub async fn handle_inputs_with(
         &self,
-        inputs: Vec<(Timestamp, Event)>,
+        inputs: impl IntoIterator<Item = (Timestamp, Event)>,
         mut follow_up: impl FnMut(&Ledger, Timestamp, &Event) -> Option<(Timestamp, Event)>,
     ) -> Result<(), EngineError> {
         let mut sequencer = self.sequencer.lock().await;

@@ -17,6 +17,9 @@ use tradeledger_events::{
 use tradeledger_projections::retention::EvictedSignal;
 use tradeledger_projections::{FoldError, Ledger, Order, OrderBook, Position, PositionSide, SignalVerdict};
 
+/// Most staged events whose room `pending` keeps between calls (~4 MB).
+const PENDING_CAPACITY_KEPT: usize = 16_384;
+
 /// What a decision needs of the event that caused it.
 #[derive(Debug, Clone, Copy)]
 struct Cause {
@@ -80,33 +83,29 @@ impl Sequencer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        // The next call starts with room for as many events as this one:
-        // growing by doubling from empty on every call was the engine
-        // thread's main source of fresh pages and copies (batches of 1,000).
-        let room = self.pending.len();
-        let events = std::mem::replace(&mut self.pending, Vec::with_capacity(room));
-        let (count, expected) = (events.len(), Seq::new(self.committed.get() + 1));
+        let (count, expected) = (self.pending.len() as u64, Seq::new(self.committed.get() + 1));
         // The engine is the journal's single writer: it commits in its own
-        // thread (no queue, no hand-off), at the journal's durability.
+        // thread (no queue, no hand-off), at the journal's durability. The
+        // ledger folded these events as they were staged, so the journal
+        // need not build their envelopes, and `pending` keeps its capacity
+        // (large buffers allocated afresh on every call were the engine
+        // thread's main source of page faults).
         let durability = self.journal.durability();
-        let recorded = match self.journal.append_direct(events, durability) {
-            Ok(recorded) => recorded,
+        let appended = match self.journal.append_in_place(&mut self.pending, durability) {
+            Ok(appended) => appended,
             Err(error) => {
                 self.stop_with(error.to_string());
                 return Err(error.into());
             }
         };
-        match (recorded.first(), recorded.last()) {
-            (Some(first), Some(last)) if first.seq == expected && recorded.len() == count => {
-                self.committed = last.seq;
-                Ok(())
-            }
-            _ => {
-                let found = recorded.first().map_or(self.committed, |envelope| envelope.seq);
-                self.stop_with(format!("the journal gave seq {found} where {expected} was due"));
-                Err(EngineError::ForeignAppend { expected, found })
-            }
+        if appended.first == expected && appended.last.get() == expected.get() + count - 1 {
+            self.committed = appended.last;
+            // One huge call (an import) should not pin its buffer for good.
+            self.pending.shrink_to(PENDING_CAPACITY_KEPT);
+            return Ok(());
         }
+        self.stop_with(format!("the journal gave seq {} where {expected} was due", appended.first));
+        Err(EngineError::ForeignAppend { expected, found: appended.first })
     }
 
     /// Folds `new` in as the next seq and queues it for the commit.

@@ -114,6 +114,14 @@ pub struct Head {
     pub hash: Hash,
 }
 
+/// The seqs an `append_in_place` was given: `first..=last` (for an empty
+/// append, `last` is the head and `first` the seq after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first: Seq,
+    pub last: Seq,
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -338,6 +346,35 @@ impl Journal {
         Ok(envelopes)
     }
 
+    /// `append_direct` for a single writer that does not need the
+    /// envelopes back (the engine, which folded the events as it staged
+    /// them): each event is encoded straight into its frame, and `events`
+    /// is emptied on success, keeping its capacity for the next call. No
+    /// envelope is built, and no buffer allocated per event or per append.
+    /// On an error nothing is appended and `events` is left as it was.
+    pub fn append_in_place(
+        &self,
+        events: &mut Vec<NewEvent>,
+        durability: Durability,
+    ) -> Result<Appended, JournalError> {
+        let core = self.writable(&self.core)?;
+        if events.is_empty() {
+            return Ok(Appended { first: self.head().seq.next().unwrap_or(Seq::ZERO), last: self.head().seq });
+        }
+        if events.len() > APPEND_EVENTS_MAX {
+            return Err(JournalError::AppendTooLarge { events: events.len(), max: APPEND_EVENTS_MAX });
+        }
+        let (first, last) = writer::lock(core).sequence_in_place(events, durability).map_err(|error| match error {
+            writer::InPlaceError::Encode { index, source } => JournalError::Encode { index, source },
+            writer::InPlaceError::Stopped(reason) => self.stopped(reason),
+        })?;
+        events.clear();
+        if durability == Durability::Durable {
+            self.writable(&self.pipeline)?.wait_for(last, true).map_err(|reason| self.stopped(reason))?;
+        }
+        Ok(Appended { first, last })
+    }
+
     /// Encodes the payloads (outside the writer lock, so concurrent
     /// appenders share that work), then sequences them under the lock.
     fn sequence(
@@ -401,17 +438,8 @@ impl Journal {
         let mut prepared = Vec::with_capacity(events.len());
         for (index, new) in events.into_iter().enumerate() {
             let payload = codec::encode_event(&new.event).map_err(|source| JournalError::Encode { index, source })?;
-            if payload.len() > codec::EVENT_BYTES_MAX - codec::ENVELOPE_HEADER_BYTES_MAX {
-                let source = codec::CodecError::Encode {
-                    what: "event",
-                    detail: format!(
-                        "{} bytes exceed the limit of {}",
-                        payload.len(),
-                        codec::EVENT_BYTES_MAX - codec::ENVELOPE_HEADER_BYTES_MAX
-                    ),
-                };
-                return Err(JournalError::Encode { index, source });
-            }
+            writer::check_payload_size(payload.len(), codec::EVENT_BYTES_MAX - codec::ENVELOPE_HEADER_BYTES_MAX)
+                .map_err(|source| JournalError::Encode { index, source })?;
             prepared.push(PreparedEvent { new, payload });
         }
         Ok(prepared)

@@ -16,8 +16,8 @@
 
 use super::{Durability, Head, PreparedEvent, Shared, HEAD_KEY};
 use crate::codec::{self, FrameBuilder, ENVELOPE_HEADER_BYTES_MAX, FRAME_HEADER_BYTES, RECORD_OVERHEAD_BYTES};
-use crate::envelope::{Envelope, StoredHeader, SCHEMA_VERSION};
-use crate::types::{JournalId, Seq, Timestamp};
+use crate::envelope::{Envelope, NewEvent, StoredHeader, SCHEMA_VERSION};
+use crate::types::{Hash, JournalId, Seq, Timestamp};
 use crate::verify::Anchor;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
@@ -99,6 +99,69 @@ impl WriterCore {
         self.shared.set_head(head);
         Ok(envelopes)
     }
+}
+
+/// What can stop an append that encodes while it frames.
+pub(super) enum InPlaceError {
+    /// Event `index` could not be encoded: nothing was appended.
+    Encode { index: usize, source: codec::CodecError },
+    /// The journal refuses appends (or the storage queue is gone).
+    Stopped(String),
+}
+
+/// A typical record's bytes, to size frames when payloads are encoded
+/// straight into them (a trade tick's record is ~110 bytes; a larger one
+/// grows its frame).
+const RECORD_BYTES_TYPICAL: usize = 256;
+
+impl WriterCore {
+    /// Frames `events` as the next seqs, encoding each straight into its
+    /// frame, and queues the commit; returns the first and last seq given.
+    /// No envelope is built and no payload buffer allocated: for the
+    /// engine, which folded the events as it staged them. On an encoding
+    /// error nothing is appended and the journal goes on.
+    pub(super) fn sequence_in_place(
+        &mut self,
+        events: &[NewEvent],
+        durability: Durability,
+    ) -> Result<(Seq, Seq), InPlaceError> {
+        if let Some(reason) = self.shared.failure() {
+            return Err(InPlaceError::Stopped(reason));
+        }
+        let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+        let bytes = events.len().saturating_mul(RECORD_BYTES_TYPICAL);
+        let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes);
+        let payload_max = codec::EVENT_BYTES_MAX - ENVELOPE_HEADER_BYTES_MAX;
+        for (index, new) in events.iter().enumerate() {
+            framer
+                .push_record(time_recorded, new, RECORD_BYTES_TYPICAL, |out| {
+                    let start = out.len();
+                    codec::encode_into(&new.event, out, "event")?;
+                    check_payload_size(out.len() - start, payload_max)
+                })
+                .map_err(|source| InPlaceError::Encode { index, source })?;
+        }
+        let first = Seq::new(self.head.seq.get() + 1);
+        let (frames, head) = framer.finish();
+        let durable = durability == Durability::Durable;
+        let commit = Commit { frames, head, durable, events: events.len(), stored: None };
+        self.pipeline.enqueue(commit).map_err(InPlaceError::Stopped)?;
+        self.head = head;
+        self.shared.set_head(head);
+        Ok((first, head.seq))
+    }
+}
+
+/// The limit `Journal::append` applies to an encoded payload, so both
+/// append paths accept the same events.
+pub(super) fn check_payload_size(len: usize, max: usize) -> Result<(), codec::CodecError> {
+    if len > max {
+        return Err(codec::CodecError::Encode {
+            what: "event",
+            detail: format!("{len} bytes exceed the limit of {max}"),
+        });
+    }
+    Ok(())
 }
 
 /// One sequenced append waiting for the storage thread.
@@ -534,6 +597,14 @@ fn record_bytes_max(payload: &[u8]) -> usize {
     RECORD_OVERHEAD_BYTES + ENVELOPE_HEADER_BYTES_MAX + payload.len()
 }
 
+/// One record as framed.
+struct Framed {
+    seq: Seq,
+    header: StoredHeader,
+    hash_previous: Hash,
+    hash: Hash,
+}
+
 /// Cuts a commit into frames and builds the chain.
 struct Framer {
     frame_bytes_target: usize,
@@ -550,38 +621,57 @@ impl Framer {
         Framer { frame_bytes_target, bytes_to_come, head, current: None, done: Vec::new() }
     }
 
+    /// Frames one event already encoded as `prepared.payload`.
     fn push(
         &mut self,
         journal_id: JournalId,
         time_recorded: Timestamp,
         prepared: PreparedEvent,
     ) -> Result<Envelope, codec::CodecError> {
+        let record_bytes = record_bytes_max(&prepared.payload);
+        let payload = &prepared.payload;
+        let framed = self.push_record(time_recorded, &prepared.new, record_bytes, |out| {
+            out.extend_from_slice(payload);
+            Ok(())
+        })?;
+        let Framed { seq, header, hash_previous, hash } = framed;
+        Ok(Envelope::from_stored(journal_id, seq, header, prepared.new.event, hash_previous, hash))
+    }
+
+    /// Frames `new` as the next seq: its header, then the payload that
+    /// `write_payload` appends. `record_bytes` sizes a new frame. On an error
+    /// the framer is left as it was.
+    fn push_record(
+        &mut self,
+        time_recorded: Timestamp,
+        new: &NewEvent,
+        record_bytes: usize,
+        write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), codec::CodecError>,
+    ) -> Result<Framed, codec::CodecError> {
         let seq = self.head.seq.next().ok_or(codec::CodecError::Encode {
             what: "seq",
             detail: "the journal has reached the last u64 seq".into(),
         })?;
         let header = StoredHeader {
             schema_version: SCHEMA_VERSION,
-            time_event: prepared.new.time_event,
+            time_event: new.time_event,
             time_recorded,
-            correlation_seq: prepared.new.correlation_seq.unwrap_or(seq),
-            causation_seq: prepared.new.causation_seq,
+            correlation_seq: new.correlation_seq.unwrap_or(seq),
+            causation_seq: new.causation_seq,
         };
         let hash_previous = self.head.hash;
-        let record_bytes = record_bytes_max(&prepared.payload);
         let capacity = FRAME_HEADER_BYTES + self.bytes_to_come.min(self.frame_bytes_target + record_bytes);
-        self.bytes_to_come = self.bytes_to_come.saturating_sub(record_bytes);
         let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
         let hash = frame.push_record(seq, &hash_previous, |out| {
             codec::encode_into(&header, out, "envelope header")?;
-            out.extend_from_slice(&prepared.payload);
-            Ok(())
+            write_payload(out)
         })?;
+        self.bytes_to_come = self.bytes_to_come.saturating_sub(record_bytes);
         if frame.len_bytes() >= self.frame_bytes_target {
             self.close_frame();
         }
         self.head = Head { seq, hash };
-        Ok(Envelope::from_stored(journal_id, seq, header, prepared.new.event, hash_previous, hash))
+        Ok(Framed { seq, header, hash_previous, hash })
     }
 
     fn close_frame(&mut self) {
