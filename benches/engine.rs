@@ -53,17 +53,57 @@ fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
 /// CPU time of the calling thread so far (Linux: `/proc/thread-self/schedstat`),
 /// a steadier figure than wall time on a shared VM; `None` elsewhere.
 fn thread_cpu() -> Option<Duration> {
-    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    schedstat_cpu("/proc/thread-self/schedstat")
+}
+
+fn schedstat_cpu(path: impl AsRef<std::path::Path>) -> Option<Duration> {
+    let schedstat = std::fs::read_to_string(path).ok()?;
     schedstat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
-fn cpu_per_tick(before: Option<Duration>, ticks: u64) -> String {
-    match (before, thread_cpu()) {
-        (Some(before), Some(after)) => {
-            format!("engine thread CPU {:.2} µs/tick", (after - before).as_secs_f64() * 1e6 / ticks as f64)
+/// CPU time so far of the journal's storage thread (by its name), and of
+/// every other thread but the calling one (sled's, the runtime's; a thread
+/// that has exited is not counted).
+fn other_threads_cpu() -> Option<(Duration, Duration)> {
+    let me = std::fs::read_link("/proc/thread-self").ok()?;
+    let (mut storage, mut others) = (Duration::ZERO, Duration::ZERO);
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if me.ends_with(task.file_name()) {
+            continue;
         }
-        _ => String::new(),
+        let cpu = schedstat_cpu(task.path().join("schedstat")).unwrap_or_default();
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if name.starts_with("tradeledger-jou") {
+            storage += cpu;
+        } else {
+            others += cpu;
+        }
     }
+    Some((storage, others))
+}
+
+/// The CPU clocks a tick figure is read from.
+struct Clocks {
+    engine: Option<Duration>,
+    others: Option<(Duration, Duration)>,
+}
+
+fn clocks() -> Clocks {
+    Clocks { engine: thread_cpu(), others: other_threads_cpu() }
+}
+
+fn cpu_per_tick(before: Clocks, ticks: u64) -> String {
+    let per_tick = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ticks as f64;
+    let after = clocks();
+    let mut parts = Vec::new();
+    if let (Some(before), Some(after)) = (before.engine, after.engine) {
+        parts.push(format!("CPU per tick: engine thread {:.2} µs", per_tick(after - before)));
+    }
+    if let (Some(before), Some(after)) = (before.others, after.others) {
+        parts.push(format!("storage thread {:.2} µs", per_tick(after.0.saturating_sub(before.0))));
+        parts.push(format!("other threads {:.2} µs", per_tick(after.1.saturating_sub(before.1))));
+    }
+    parts.join(", ")
 }
 
 async fn system(dir: &std::path::Path, retention: Retention) -> TradingSystem {
@@ -113,7 +153,7 @@ async fn end_to_end(rounds: u64, retention: Retention) {
 async fn tick_stream(ticks: u64, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
     let system = system(dir.path(), retention).await;
-    let (started, cpu) = (Instant::now(), thread_cpu());
+    let (started, cpu) = (Instant::now(), clocks());
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
         if step.is_multiple_of(10) {
@@ -134,7 +174,7 @@ async fn tick_stream(ticks: u64, retention: Retention) {
 async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
     let system = system(dir.path(), retention).await;
-    let (started, cpu) = (Instant::now(), thread_cpu());
+    let (started, cpu) = (Instant::now(), clocks());
     let mut inputs = Vec::with_capacity(batch as usize * 2);
     for step in 1..=ticks {
         inputs.push((time(step), tradeledger::events::Event::PriceTicked(tick(step))));

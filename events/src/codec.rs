@@ -136,6 +136,33 @@ impl FrameBuilder {
         hash_previous: &Hash,
         write_body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<Hash, CodecError> {
+        let body_start = self.push_body(seq, write_body)?;
+        let hash = crate::envelope::chain_hash(hash_previous, seq, &self.bytes[body_start..]);
+        self.bytes.extend_from_slice(&hash.0);
+        self.count += 1;
+        Ok(hash)
+    }
+
+    /// As `push_record`, leaving the record's hash (and the frame's
+    /// previous hash) as zeros for `seal_frame` to fill in: so the hashing
+    /// can be done by another thread than the encoding.
+    pub fn push_record_unsealed(
+        &mut self,
+        seq: Seq,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<(), CodecError> {
+        self.push_body(seq, write_body)?;
+        self.bytes.extend_from_slice(&Hash::ZERO.0);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes a record's seq, length and body; returns where the body starts.
+    fn push_body(
+        &mut self,
+        seq: Seq,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<usize, CodecError> {
         let record_start = self.bytes.len();
         self.bytes.extend_from_slice(&seq.get().to_le_bytes());
         self.bytes.extend_from_slice(&0u32.to_le_bytes());
@@ -156,16 +183,38 @@ impl FrameBuilder {
             }
         };
         self.bytes[body_start - 4..body_start].copy_from_slice(&body_len_u32.to_le_bytes());
-        let hash = crate::envelope::chain_hash(hash_previous, seq, &self.bytes[body_start..]);
-        self.bytes.extend_from_slice(&hash.0);
-        self.count += 1;
-        Ok(hash)
+        Ok(body_start)
     }
 
     /// The sled key and value of the finished frame.
     pub fn finish(self) -> ([u8; 8], Vec<u8>) {
         (frame_key(self.first_seq), self.bytes)
     }
+}
+
+/// Fills in the chain of a frame built with `push_record_unsealed`: the
+/// previous hash in its header, then each record's hash, from
+/// `hash_previous`. Returns the hash of its last record. A frame that does
+/// not parse is an error, and is left partly sealed.
+pub fn seal_frame(frame: &mut [u8], hash_previous: &Hash) -> Result<Hash, CodecError> {
+    let malformed = |detail: String| CodecError::Encode { what: "frame seal", detail };
+    let header = frame.get_mut(12..FRAME_HEADER_BYTES).ok_or_else(|| malformed("shorter than a header".into()))?;
+    header.copy_from_slice(&hash_previous.0);
+    let mut previous = *hash_previous;
+    let mut at = FRAME_HEADER_BYTES;
+    while at < frame.len() {
+        let cut = || malformed(format!("record header cut at byte {at}"));
+        let seq = Seq::new(u64::from_le_bytes(read_array(frame, at).ok_or_else(cut)?));
+        let body_len = u32::from_le_bytes(read_array(frame, at + 8).ok_or_else(cut)?) as usize;
+        let body_end = at + 12 + body_len;
+        let body = frame.get(at + 12..body_end).ok_or_else(|| malformed(format!("record {seq} body cut")))?;
+        let hash = crate::envelope::chain_hash(&previous, seq, body);
+        let slot = frame.get_mut(body_end..body_end + 32).ok_or_else(|| malformed(format!("record {seq} hash cut")))?;
+        slot.copy_from_slice(&hash.0);
+        previous = hash;
+        at = body_end + 32;
+    }
+    Ok(previous)
 }
 
 /// One stored record, borrowed from its frame.

@@ -146,6 +146,33 @@ fn a_frame_has_the_documented_layout() {
 }
 
 #[test]
+fn sealing_an_unsealed_frame_gives_the_frame_built_sealed() {
+    let previous = Hash([7; 32]);
+    let bodies: [&[u8]; 3] = [b"first", b"", b"a third, longer body that spans a block of the hash"];
+    let mut sealed = FrameBuilder::new(Seq::new(11), &previous, 64);
+    let mut unsealed = FrameBuilder::new(Seq::new(11), &Hash::ZERO, 64);
+    let mut last = previous;
+    for (offset, body) in bodies.iter().enumerate() {
+        let seq = Seq::new(11 + offset as u64);
+        let write = |out: &mut Vec<u8>| {
+            out.extend_from_slice(body);
+            Ok(())
+        };
+        last = sealed.push_record(seq, &last, write).unwrap();
+        unsealed.push_record_unsealed(seq, write).unwrap();
+    }
+    let (_, sealed) = sealed.finish();
+    let (_, mut unsealed) = unsealed.finish();
+    assert_ne!(sealed, unsealed, "an unsealed frame holds no hashes yet");
+    assert_eq!(codec::seal_frame(&mut unsealed, &previous).unwrap(), last, "sealing returns the last hash");
+    assert_eq!(unsealed, sealed);
+
+    let mut cut = sealed[..sealed.len() - 1].to_vec();
+    let error = codec::seal_frame(&mut cut, &previous).unwrap_err();
+    assert!(error.to_string().contains("record 13 hash cut"), "{error}");
+}
+
+#[test]
 fn text_ids_are_validated() {
     assert!("".parse::<Symbol>().is_err());
     assert!("BTC USDT".parse::<Symbol>().is_err());

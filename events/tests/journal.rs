@@ -496,3 +496,24 @@ fn an_in_place_append_that_cannot_be_encoded_changes_nothing() {
     let error = journal.append_in_place(&mut vec![input(3, tagged_event("r", 3))], Durability::Buffered).unwrap_err();
     assert!(matches!(error, JournalError::ReadOnly { .. }), "{error:?}");
 }
+
+#[test]
+fn the_head_after_in_place_appends_carries_the_hash_the_storage_thread_computed() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), small_frames()).unwrap();
+    let mut events: Vec<NewEvent> = (0..50).map(|n| input(n, tagged_event("a", n))).collect();
+    journal.append_in_place(&mut events, Durability::Buffered).unwrap();
+    let head = journal.head();
+    let stored: Vec<Envelope> = journal.iter_from(Seq::FIRST).collect::<Result<_, _>>().unwrap();
+    assert_eq!(head, Head { seq: Seq::new(50), hash: stored[49].hash });
+    // An envelope-returning append chains on the hashes computed in storage.
+    let after = journal.append_blocking(vec![input(50, tagged_event("b", 50))]).unwrap();
+    assert_eq!(after[0].hash_previous, head.hash);
+    journal.append_in_place(&mut vec![input(51, tagged_event("c", 51))], Durability::Durable).unwrap();
+    drop(journal);
+
+    let journal = Journal::open(dir.path(), small_frames()).unwrap();
+    assert_eq!(journal.head().seq, Seq::new(52), "in-place appends survive a reopen");
+    journal.append_in_place(&mut vec![input(52, tagged_event("d", 52))], Durability::Buffered).unwrap();
+    assert_eq!(journal.verify().unwrap(), VerifyReport { events_verified: 53, fault: None });
+}

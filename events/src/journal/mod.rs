@@ -138,7 +138,8 @@ struct PreparedEvent {
 
 #[derive(Debug)]
 struct Shared {
-    head: Mutex<Head>,
+    /// The last sequenced event, and whether its hash is known yet.
+    head: Mutex<(Head, bool)>,
     /// Set on the first storage failure; every later append is refused.
     failure: Mutex<Option<String>>,
 }
@@ -153,13 +154,29 @@ impl Shared {
         self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(reason);
     }
 
-    fn head(&self) -> Head {
+    /// The head, and whether its hash is known yet (see `set_head_unsealed`).
+    fn head(&self) -> (Head, bool) {
         // A poisoned lock still holds a valid head: it is only ever replaced whole.
         *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn set_head(&self, head: Head) {
-        *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = head;
+        *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = (head, true);
+    }
+
+    /// An append in place moved the head to `seq`; the storage thread will
+    /// compute its hash.
+    fn set_head_unsealed(&self, seq: Seq) {
+        *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = (Head { seq, hash: Hash::ZERO }, false);
+    }
+
+    /// The storage thread hashed and stored up to `head`: if that is still
+    /// the head, its hash is known now.
+    fn seal_head(&self, head: Head) {
+        let mut current = self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.0.seq == head.seq {
+            *current = (head, true);
+        }
     }
 }
 
@@ -205,7 +222,7 @@ impl Journal {
             (Err(fault), OpenMode::ReadWrite) => return Err(JournalError::Damaged { dir, fault }),
             (Err(fault), OpenMode::ReadOnly) => (best_effort_head(&frames, journal_id), Some(fault)),
         };
-        let shared = Arc::new(Shared { head: Mutex::new(head), failure: Mutex::new(None) });
+        let shared = Arc::new(Shared { head: Mutex::new((head, true)), failure: Mutex::new(None) });
         let mut journal = Journal {
             dir,
             store: Some(Store { db, frames }),
@@ -245,6 +262,7 @@ impl Journal {
             shared: Arc::clone(&self.shared),
             commit_events_max: self.options.commit_events_max.max(1),
             frame_bytes_target: self.options.frame_bytes_target,
+            chain: head.hash,
         };
         let handle = std::thread::Builder::new()
             .name("tradeledger-journal-storage".into())
@@ -258,6 +276,7 @@ impl Journal {
         self.core = Some(Arc::new(Mutex::new(writer::WriterCore {
             journal_id: self.journal_id,
             head,
+            hash_pending: false,
             frame_bytes_target: self.options.frame_bytes_target,
             shared: Arc::clone(&self.shared),
             pipeline: Arc::clone(&pipeline),
@@ -275,8 +294,18 @@ impl Journal {
         self.journal_id
     }
 
+    /// The last recorded event's seq and hash. After an `append_in_place`
+    /// this waits for the storage thread to hash what it appended.
     pub fn head(&self) -> Head {
-        self.shared.head()
+        let (head, hash_known) = self.shared.head();
+        if hash_known {
+            return head;
+        }
+        match self.pipeline.as_ref().map(|pipeline| pipeline.wait_for(head.seq, false)) {
+            Some(Ok(applied)) => applied,
+            // Storage failed first; the head fell back to what it stored.
+            _ => self.shared.head().0,
+        }
     }
 
     /// The fault found when a read-only open checked the journal's tail.
@@ -359,7 +388,8 @@ impl Journal {
     ) -> Result<Appended, JournalError> {
         let core = self.writable(&self.core)?;
         if events.is_empty() {
-            return Ok(Appended { first: self.head().seq.next().unwrap_or(Seq::ZERO), last: self.head().seq });
+            let head = self.shared.head().0.seq;
+            return Ok(Appended { first: head.next().unwrap_or(head), last: head });
         }
         if events.len() > APPEND_EVENTS_MAX {
             return Err(JournalError::AppendTooLarge { events: events.len(), max: APPEND_EVENTS_MAX });
@@ -414,7 +444,7 @@ impl Journal {
     /// everything sequenced so far, so reads see every acknowledged event.
     /// After a storage failure, what was stored before it.
     fn readable_head(&self) -> Seq {
-        let head = self.head();
+        let head = self.shared.head().0;
         match &self.pipeline {
             None => head.seq,
             Some(pipeline) => match pipeline.wait_for(head.seq, false) {

@@ -7,6 +7,11 @@
 //!   commit), merges adjacent small frames, applies them to sled as one
 //!   batch, and syncs once when any of them asked for `Durable`.
 //!
+//! An append in place (the engine's) is framed and encoded by the appending
+//! thread but hashed by the storage thread, which keeps the chain's tip: on
+//! two cores that splits the work more evenly, and the engine needs seqs,
+//! not hashes. A later envelope-returning append waits for those hashes.
+//!
 //! A `Buffered` append is acknowledged when it is sequenced; a `Durable` one
 //! when the storage thread has synced it. Readers first wait for the storage
 //! thread to apply everything sequenced, so they see every acknowledged
@@ -46,6 +51,9 @@ pub(super) type Stored = oneshot::Sender<Result<(), String>>;
 pub(super) struct WriterCore {
     pub(super) journal_id: JournalId,
     pub(super) head: Head,
+    /// The last append was made in place: `head.hash` is the storage
+    /// thread's to compute, and is not known here yet.
+    pub(super) hash_pending: bool,
     pub(super) frame_bytes_target: usize,
     pub(super) shared: Arc<Shared>,
     pub(super) pipeline: Arc<Pipeline>,
@@ -78,6 +86,7 @@ impl WriterCore {
         if let Some(reason) = self.shared.failure() {
             return Err(reason);
         }
+        self.learn_head_hash()?;
         let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
         let bytes: usize = events.iter().map(|prepared| record_bytes_max(&prepared.payload)).sum();
         let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes);
@@ -94,10 +103,27 @@ impl WriterCore {
         }
         let (frames, head) = framer.finish();
         let durable = durability == Durability::Durable;
-        self.pipeline.enqueue(Commit { frames, head, durable, events: envelopes.len(), stored })?;
+        self.pipeline.enqueue(Commit { frames, head, sealed: true, durable, events: envelopes.len(), stored })?;
         self.head = head;
         self.shared.set_head(head);
         Ok(envelopes)
+    }
+}
+
+impl WriterCore {
+    /// After appends in place, waits for the storage thread to have hashed
+    /// them: the next record's hash chains on the last one's.
+    fn learn_head_hash(&mut self) -> Result<(), String> {
+        if !self.hash_pending {
+            return Ok(());
+        }
+        let applied = self.pipeline.wait_for(self.head.seq, false)?;
+        if applied.seq != self.head.seq {
+            return Err(format!("storage reached seq {} while {} was the head", applied.seq, self.head.seq));
+        }
+        self.head = applied;
+        self.hash_pending = false;
+        Ok(())
     }
 }
 
@@ -130,7 +156,14 @@ impl WriterCore {
         }
         let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
         let bytes = events.len().saturating_mul(RECORD_BYTES_TYPICAL);
-        let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes);
+        let first = self.head.seq.next().ok_or_else(|| InPlaceError::Encode {
+            index: 0,
+            source: codec::CodecError::Encode {
+                what: "seq",
+                detail: "the journal has reached the last u64 seq".into(),
+            },
+        })?;
+        let mut framer = Framer::unsealed(self.head.seq, self.frame_bytes_target, bytes);
         let payload_max = codec::EVENT_BYTES_MAX - ENVELOPE_HEADER_BYTES_MAX;
         for (index, new) in events.iter().enumerate() {
             framer
@@ -141,13 +174,13 @@ impl WriterCore {
                 })
                 .map_err(|source| InPlaceError::Encode { index, source })?;
         }
-        let first = Seq::new(self.head.seq.get() + 1);
         let (frames, head) = framer.finish();
         let durable = durability == Durability::Durable;
-        let commit = Commit { frames, head, durable, events: events.len(), stored: None };
+        let commit = Commit { frames, head, sealed: false, durable, events: events.len(), stored: None };
         self.pipeline.enqueue(commit).map_err(InPlaceError::Stopped)?;
         self.head = head;
-        self.shared.set_head(head);
+        self.hash_pending = true;
+        self.shared.set_head_unsealed(head.seq);
         Ok((first, head.seq))
     }
 }
@@ -168,6 +201,8 @@ pub(super) fn check_payload_size(len: usize, max: usize) -> Result<(), codec::Co
 pub(super) struct Commit {
     frames: Vec<Frame>,
     head: Head,
+    /// Hashed already; otherwise the storage thread seals its frames.
+    sealed: bool,
     durable: bool,
     events: usize,
     stored: Option<Stored>,
@@ -413,6 +448,9 @@ pub(super) struct Storage {
     pub(super) shared: Arc<Shared>,
     pub(super) commit_events_max: usize,
     pub(super) frame_bytes_target: usize,
+    /// The hash of the last record taken from the queue: where the chain
+    /// of the next unsealed commit starts.
+    pub(super) chain: Hash,
 }
 
 impl Storage {
@@ -481,9 +519,10 @@ impl Storage {
 
     /// Applies `commits` as one sled batch, syncs when any is durable, and
     /// tells their waiters. After a failure nothing more is stored.
-    fn store(&mut self, commits: Vec<Commit>) {
+    fn store(&mut self, mut commits: Vec<Commit>) {
         let events: usize = commits.iter().map(|commit| commit.events).sum();
         let durable = commits.iter().any(|commit| commit.durable);
+        let sealed = self.seal(&mut commits);
         let Some(head) = commits.last().map(|commit| commit.head) else { return };
         let mut waiters = Vec::new();
         let mut frames = Vec::new();
@@ -491,12 +530,15 @@ impl Storage {
             frames.extend(commit.frames);
             waiters.extend(commit.stored);
         }
-        let written = match self.pipeline.failure() {
-            Some(reason) => Err(reason),
-            None => self.write(frames, head, durable),
+        let written = match (self.pipeline.failure(), sealed) {
+            (Some(reason), _) | (None, Err(reason)) => Err(reason),
+            (None, Ok(())) => self.write(frames, head, durable),
         };
         match &written {
-            Ok(()) => self.pipeline.stored(head, durable, events),
+            Ok(()) => {
+                self.shared.seal_head(head);
+                self.pipeline.stored(head, durable, events);
+            }
             Err(reason) => {
                 if self.pipeline.failure().is_none() {
                     tracing::error!(dir = %self.dir.display(), %reason, "journal commit failed; refusing further appends");
@@ -508,6 +550,23 @@ impl Storage {
         for waiter in waiters {
             let _ = waiter.send(written.clone());
         }
+    }
+
+    /// Hashes the records of commits appended in place, on the chain of
+    /// those before them: the hashing the appending thread left to this one.
+    fn seal(&mut self, commits: &mut [Commit]) -> Result<(), String> {
+        for commit in commits {
+            if !commit.sealed {
+                for (_, frame) in &mut commit.frames {
+                    self.chain = codec::seal_frame(frame, &self.chain)
+                        .map_err(|error| format!("sealing a frame failed: {error}"))?;
+                }
+                commit.head.hash = self.chain;
+                commit.sealed = true;
+            }
+            self.chain = commit.head.hash;
+        }
+        Ok(())
     }
 
     fn write(&mut self, frames: Vec<Frame>, head: Head, durable: bool) -> Result<(), String> {
@@ -612,13 +671,23 @@ struct Framer {
     /// to hold what it will get, without growing or over-allocating.
     bytes_to_come: usize,
     head: Head,
+    /// Hash each record now; otherwise leave the chain to `seal_frame`
+    /// (`head.hash` then means nothing).
+    sealed: bool,
     current: Option<FrameBuilder>,
     done: Vec<Frame>,
 }
 
 impl Framer {
     fn new(head: Head, frame_bytes_target: usize, bytes_to_come: usize) -> Framer {
-        Framer { frame_bytes_target, bytes_to_come, head, current: None, done: Vec::new() }
+        Framer { frame_bytes_target, bytes_to_come, head, sealed: true, current: None, done: Vec::new() }
+    }
+
+    /// A framer of the records after `seq` that leaves their hashes to
+    /// the storage thread.
+    fn unsealed(seq: Seq, frame_bytes_target: usize, bytes_to_come: usize) -> Framer {
+        let head = Head { seq, hash: Hash::ZERO };
+        Framer { sealed: false, ..Framer::new(head, frame_bytes_target, bytes_to_come) }
     }
 
     /// Frames one event already encoded as `prepared.payload`.
@@ -662,10 +731,14 @@ impl Framer {
         let hash_previous = self.head.hash;
         let capacity = FRAME_HEADER_BYTES + self.bytes_to_come.min(self.frame_bytes_target + record_bytes);
         let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
-        let hash = frame.push_record(seq, &hash_previous, |out| {
+        let write_body = |out: &mut Vec<u8>| {
             codec::encode_into(&header, out, "envelope header")?;
             write_payload(out)
-        })?;
+        };
+        let hash = match self.sealed {
+            true => frame.push_record(seq, &hash_previous, write_body)?,
+            false => frame.push_record_unsealed(seq, write_body).map(|()| Hash::ZERO)?,
+        };
         self.bytes_to_come = self.bytes_to_come.saturating_sub(record_bytes);
         if frame.len_bytes() >= self.frame_bytes_target {
             self.close_frame();
