@@ -56,9 +56,21 @@ pub fn encode_event(event: &Event) -> Result<Vec<u8>, CodecError> {
 
 /// Appends the encoded value to `out` (no intermediate buffer).
 pub fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>, what: &'static str) -> Result<(), CodecError> {
-    bincode::serde::encode_into_std_write(value, out, config())
-        .map(|_| ())
+    bincode::serde::encode_into_writer(value, Appender(out), config())
         .map_err(|error| CodecError::Encode { what, detail: error.to_string() })
+}
+
+/// bincode's writer for a `Vec`: appending cannot fail, so unlike the
+/// `std::io::Write` adapter it carries no error path or byte count through
+/// each of the many small writes an event makes.
+struct Appender<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Appender<'_> {
+    #[inline(always)]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Borrowed decoding: strings are read in place rather than copied into a
