@@ -50,6 +50,26 @@ fn percentage_below(peak: Decimal, value: Decimal) -> Decimal {
         .unwrap_or_default()
 }
 
+/// The value at or above which `percentage_below(reference, value)`,
+/// rounded to 6 places, surely does not exceed `limit`: the breaker's check
+/// on every tick becomes one comparison against a floor that changes only
+/// with its reference (a new peak, a new day) or the limit. `None` when no
+/// such value can be named (a reference ≤ 0, a limit within the margin, an
+/// overflow), which means "compute the percentage".
+///
+/// Why it is safe: for `value ≥ floor`, `reference − value ≤ (limit − 2·10⁻⁶)
+/// · reference / 100`, so the percentage is at most `limit − 2·10⁻⁶` plus
+/// the division's rounding (28 significant digits, far below 10⁻⁶), and
+/// rounding it to 6 places adds at most 5·10⁻⁷: it stays below `limit`.
+pub fn breaker_floor(reference: Decimal, limit: Decimal) -> Option<Decimal> {
+    const MARGIN: Decimal = Decimal::from_parts(2, 0, 0, false, 6);
+    if reference <= Decimal::ZERO || limit < MARGIN {
+        return None;
+    }
+    let allowed = (limit - MARGIN).checked_mul(reference)?.checked_div(Decimal::ONE_HUNDRED)?;
+    reference.checked_sub(allowed)
+}
+
 /// Whether `percentage_below(reference, value)` rounded to 6 places may
 /// exceed `limit`, decided with two multiplications instead of a division:
 /// the breaker asks on every tick, and the answer is almost always no.
@@ -325,4 +345,41 @@ fn signed_market_value(position: &Position, math: Checked) -> Result<Money, Fold
         PositionSide::Long => value,
         PositionSide::Short => -value,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decimal(mantissa: i64, scale: u32) -> Decimal {
+        Decimal::new(mantissa, scale)
+    }
+
+    proptest! {
+        /// At or above the floor, the percentage the breaker computes never
+        /// exceeds the limit; just below a floor it can.
+        #[test]
+        fn at_or_above_the_floor_the_rounded_percentage_is_within_the_limit(
+            reference in (1i64..1_000_000_000_000, 0u32..10).prop_map(|(m, s)| decimal(m, s)),
+            limit in (0i64..10_000_000, 0u32..6).prop_map(|(m, s)| decimal(m, s)),
+            above in (0i64..1_000_000, 0u32..12).prop_map(|(m, s)| decimal(m, s)),
+        ) {
+            if let Some(floor) = breaker_floor(reference, limit) {
+                let value = floor + above;
+                let measured = percentage_below(reference, value).round_dp(6);
+                prop_assert!(measured <= limit, "{measured} > {limit} at {value} (floor {floor}, reference {reference})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_floor_sits_just_under_the_limits_equity() {
+        let floor = breaker_floor(decimal(1_000_000, 0), decimal(20, 0)).unwrap();
+        assert_eq!(floor, decimal(800_000_020, 3), "20 % below a million, less the 2·10⁻⁶ % margin");
+        let breached = percentage_below(decimal(1_000_000, 0), decimal(799_999, 0)).round_dp(6);
+        assert!(breached > decimal(20, 0), "a value under the floor may breach: {breached}");
+        assert_eq!(breaker_floor(Decimal::ZERO, decimal(20, 0)), None);
+        assert_eq!(breaker_floor(decimal(1_000_000, 0), decimal(1, 6)), None, "a limit within the margin");
+    }
 }

@@ -5,7 +5,7 @@
 use super::{EngineError, Outcome, Rejection, SubmitError};
 use crate::config::Config;
 use crate::risk::post_trade::exit_already_working;
-use crate::risk::{breaker_breach, breaker_reset_due, check_signal, protective_exit};
+use crate::risk::{breaker_breach, breaker_reset_due, check_signal, protective_exit, BreakerGate};
 use crate::venue::Venue;
 use tradeledger_events::envelope::derive_event_id;
 use tradeledger_events::{
@@ -39,12 +39,21 @@ pub(super) struct Sequencer {
     committed: Seq,
     /// Set when the ledger may be out of step with the journal.
     failure: Option<String>,
+    breaker_gate: BreakerGate,
 }
 
 impl Sequencer {
     pub(super) fn new(journal: Journal, ledger: Ledger, venue: Box<dyn Venue>) -> Sequencer {
         let committed = ledger.seq;
-        Sequencer { journal, ledger, venue, pending: Vec::new(), committed, failure: None }
+        Sequencer {
+            journal,
+            ledger,
+            venue,
+            pending: Vec::new(),
+            committed,
+            failure: None,
+            breaker_gate: BreakerGate::default(),
+        }
     }
 
     pub(super) fn ledger(&self) -> &Ledger {
@@ -489,6 +498,9 @@ impl Sequencer {
     /// Trips the breaker on a breach: flattens every open position with
     /// reduce-only exits and cancels working strategy orders.
     fn check_breaker(&mut self, cause: Cause) -> Result<(), EngineError> {
+        if !self.breaker_gate.may_trip(&self.ledger) {
+            return Ok(());
+        }
         let Some(trip) = breaker_breach(&self.ledger) else { return Ok(()) };
         tracing::error!(cause = ?trip.cause, measured = %trip.measured, limit = %trip.limit, "circuit breaker tripped");
         let mut events = vec![Event::CircuitBreakerTripped(trip)];

@@ -7,5 +7,5 @@ pub mod post_trade;
 pub mod pre_trade;
 
 pub use correlation::correlation;
-pub use post_trade::{breaker_breach, breaker_reset_due, protective_exit};
+pub use post_trade::{breaker_breach, breaker_reset_due, protective_exit, BreakerGate};
 pub use pre_trade::{check_signal, PreTradeVerdict};

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use tradeledger_events::{
     BreakerCause, BreakerResetPolicy, CircuitBreakerTripped, ExitReason, Price, Symbol, Timestamp,
 };
+use tradeledger_projections::portfolio::breaker_floor;
 use tradeledger_projections::{Ledger, Position, PositionSide};
 
 /// The protective exit a tick at `price` triggers for `symbol`'s open
@@ -71,6 +72,44 @@ pub fn breaker_breach(ledger: &Ledger) -> Option<CircuitBreakerTripped> {
     })
 }
 
+/// A cheap "surely not" in front of `breaker_breach`, which the engine asks
+/// after every tick and fill. It keeps, for the breaker's references and
+/// limits in force, the equity floors below which a limit may be breached
+/// (see `breaker_floor`), and recomputes them only when one of those
+/// changes: the check is then one or two comparisons instead of two
+/// percentages. Engine state, not ledger state: it is rebuilt from the
+/// ledger on demand, so it cannot change a decision.
+#[derive(Debug, Default)]
+pub struct BreakerGate {
+    /// The exact representations of what the floors were computed from:
+    /// peak and day-start references, drawdown and daily-loss limits.
+    computed_from: Option<[[u8; 16]; 4]>,
+    drawdown_floor: Option<Decimal>,
+    daily_loss_floor: Option<Decimal>,
+}
+
+impl BreakerGate {
+    /// False only when `breaker_breach(ledger)` is surely `None`.
+    pub fn may_trip(&mut self, ledger: &Ledger) -> bool {
+        let Some(limits) = ledger.risk.limits.as_ref() else { return false };
+        if ledger.risk.breaker_tripped.is_some() {
+            return false;
+        }
+        let portfolio = &ledger.portfolio;
+        let (peak, day_start) = (portfolio.equity_peak_breaker.get(), portfolio.equity_day_start_breaker.get());
+        let (drawdown_max, daily_loss_max) = (limits.drawdown_max_percent, limits.daily_loss_max_percent);
+        let from = [peak.serialize(), day_start.serialize(), drawdown_max.serialize(), daily_loss_max.serialize()];
+        if self.computed_from != Some(from) {
+            self.drawdown_floor = breaker_floor(peak, drawdown_max);
+            self.daily_loss_floor = breaker_floor(day_start, daily_loss_max);
+            self.computed_from = Some(from);
+        }
+        let equity = portfolio.equity.get();
+        let below = |floor: Option<Decimal>| floor.is_none_or(|floor| equity < floor);
+        below(self.drawdown_floor) || below(self.daily_loss_floor)
+    }
+}
+
 /// True when a tripped breaker resets itself at `time`: the policy is
 /// `next_utc_day` and `time` falls on a later UTC day than the trip.
 pub fn breaker_reset_due(ledger: &Ledger, time: Timestamp) -> bool {
@@ -78,5 +117,56 @@ pub fn breaker_reset_due(ledger: &Ledger, time: Timestamp) -> bool {
     match (&ledger.risk.breaker_tripped, policy) {
         (Some(trip), Some(BreakerResetPolicy::NextUtcDay)) => time.utc_day() > trip.time.utc_day(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tradeledger_events::{BreakerCause, Money};
+
+    /// A ledger under the default limits (drawdown 20 %, daily loss 10 %).
+    fn ledger(peak: i64, day_start: i64, equity: i64) -> Ledger {
+        let mut ledger = Ledger::default();
+        ledger.risk.limits = Some(crate::config::Config::default().limits);
+        ledger.portfolio.equity_peak_breaker = Money::of(Decimal::from(peak));
+        ledger.portfolio.equity_day_start_breaker = Money::of(Decimal::from(day_start));
+        ledger.portfolio.equity = Money::of(Decimal::from(equity));
+        ledger
+    }
+
+    #[test]
+    fn the_gate_opens_for_every_breach_of_either_limit() {
+        let mut gate = BreakerGate::default();
+        let mut breaches = [0, 0];
+        for (peak, day_start) in [(1_000_000, 1_000_000), (1_000_000, 850_000), (2_000_000, 1_000_000)] {
+            for equity in (600_000..=1_000_000).step_by(1_000) {
+                let ledger = ledger(peak, day_start, equity);
+                if let Some(trip) = breaker_breach(&ledger) {
+                    assert!(gate.may_trip(&ledger), "{trip:?} at equity {equity}, peak {peak}, day start {day_start}");
+                    breaches[usize::from(trip.cause == BreakerCause::DailyLoss)] += 1;
+                }
+            }
+        }
+        assert!(breaches[0] > 0 && breaches[1] > 0, "both causes were tried: {breaches:?}");
+    }
+
+    #[test]
+    fn the_gate_stays_shut_well_inside_the_limits_and_follows_new_references() {
+        let mut gate = BreakerGate::default();
+        assert!(!gate.may_trip(&ledger(1_000_000, 1_000_000, 950_000)));
+        // The same equity is a 10.5 % loss from a higher day start.
+        assert!(gate.may_trip(&ledger(1_100_000, 1_061_453, 950_000)));
+        assert!(!gate.may_trip(&ledger(1_000_000, 1_000_000, 950_000)), "back to the first references");
+        let mut tripped = ledger(1_000_000, 1_000_000, 100_000);
+        tripped.risk.breaker_tripped =
+            breaker_breach(&tripped).map(|trip| tradeledger_projections::risk::BreakerTrip {
+                cause: trip.cause,
+                measured: trip.measured,
+                limit: trip.limit,
+                seq: tradeledger_events::Seq::FIRST,
+                time: Timestamp::default(),
+            });
+        assert!(!gate.may_trip(&tripped), "a tripped breaker does not trip again");
     }
 }
