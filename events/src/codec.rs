@@ -121,7 +121,14 @@ pub struct FrameBuilder {
 
 impl FrameBuilder {
     pub fn new(first_seq: Seq, hash_previous: &Hash, capacity: usize) -> FrameBuilder {
-        let mut bytes = Vec::with_capacity(capacity);
+        FrameBuilder::reusing(Vec::new(), first_seq, hash_previous, capacity)
+    }
+
+    /// A frame built in `bytes`, a buffer used before (its contents are
+    /// dropped), with room for at least `capacity` bytes.
+    pub fn reusing(mut bytes: Vec<u8>, first_seq: Seq, hash_previous: &Hash, capacity: usize) -> FrameBuilder {
+        bytes.clear();
+        bytes.reserve(capacity);
         bytes.extend_from_slice(&FRAME_MAGIC);
         bytes.extend_from_slice(&first_seq.get().to_le_bytes());
         bytes.extend_from_slice(&hash_previous.0);

@@ -173,6 +173,24 @@ fn sealing_an_unsealed_frame_gives_the_frame_built_sealed() {
 }
 
 #[test]
+fn a_frame_built_in_a_used_buffer_is_the_frame_built_fresh() {
+    let previous = Hash([3; 32]);
+    let build = |mut frame: FrameBuilder| {
+        frame
+            .push_record(Seq::new(2), &previous, |out| {
+                out.extend_from_slice(b"body");
+                Ok(())
+            })
+            .unwrap();
+        frame.finish()
+    };
+    let fresh = build(FrameBuilder::new(Seq::new(2), &previous, 16));
+    let used = vec![0xAB; 500];
+    let reused = build(FrameBuilder::reusing(used, Seq::new(2), &previous, 16));
+    assert_eq!(reused, fresh, "nothing of the buffer's old contents remains");
+}
+
+#[test]
 fn text_ids_are_validated() {
     assert!("".parse::<Symbol>().is_err());
     assert!("BTC USDT".parse::<Symbol>().is_err());

@@ -251,6 +251,7 @@ impl Journal {
             source,
         })?;
         let (pipeline, inbox) = writer::Pipeline::new(head, self.options.queue_events_max.max(1));
+        let (spares_back, spares) = writer::spare_frames(self.options.frame_bytes_target);
         let pipeline = Arc::new(pipeline);
         let syncer = writer::Syncer { db, dir: self.dir.clone(), data_file, blobs_synced: HashSet::new() };
         let storage = writer::Storage {
@@ -263,6 +264,7 @@ impl Journal {
             commit_events_max: self.options.commit_events_max.max(1),
             frame_bytes_target: self.options.frame_bytes_target,
             chain: head.hash,
+            spares: spares_back,
         };
         let handle = std::thread::Builder::new()
             .name("tradeledger-journal-storage".into())
@@ -280,6 +282,7 @@ impl Journal {
             frame_bytes_target: self.options.frame_bytes_target,
             shared: Arc::clone(&self.shared),
             pipeline: Arc::clone(&pipeline),
+            spares,
         })));
         self.pipeline = Some(pipeline);
         self.storage = Some(handle);

@@ -57,6 +57,7 @@ pub(super) struct WriterCore {
     pub(super) frame_bytes_target: usize,
     pub(super) shared: Arc<Shared>,
     pub(super) pipeline: Arc<Pipeline>,
+    pub(super) spares: SpareReceiver,
 }
 
 pub(super) type SharedCore = Arc<Mutex<WriterCore>>;
@@ -89,7 +90,7 @@ impl WriterCore {
         self.learn_head_hash()?;
         let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
         let bytes: usize = events.iter().map(|prepared| record_bytes_max(&prepared.payload)).sum();
-        let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes);
+        let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes, &self.spares);
         let mut envelopes = Vec::with_capacity(events.len());
         for prepared in events {
             match framer.push(self.journal_id, time_recorded, prepared) {
@@ -163,7 +164,7 @@ impl WriterCore {
                 detail: "the journal has reached the last u64 seq".into(),
             },
         })?;
-        let mut framer = Framer::unsealed(self.head.seq, self.frame_bytes_target, bytes);
+        let mut framer = Framer::unsealed(self.head.seq, self.frame_bytes_target, bytes, &self.spares);
         let payload_max = codec::EVENT_BYTES_MAX - ENVELOPE_HEADER_BYTES_MAX;
         for (index, new) in events.iter().enumerate() {
             framer
@@ -451,6 +452,7 @@ pub(super) struct Storage {
     /// The hash of the last record taken from the queue: where the chain
     /// of the next unsealed commit starts.
     pub(super) chain: Hash,
+    pub(super) spares: SpareSender,
 }
 
 impl Storage {
@@ -571,11 +573,17 @@ impl Storage {
 
     fn write(&mut self, frames: Vec<Frame>, head: Head, durable: bool) -> Result<(), String> {
         let mut batch = sled::Batch::default();
-        for (key, value) in merge_frames(frames, self.frame_bytes_target) {
-            batch.insert(key.to_vec(), value);
+        let merged = merge_frames(frames, self.frame_bytes_target, |spare| self.spares.give(spare));
+        // sled copies what it is given, so the buffers can be handed back.
+        for (key, value) in &merged {
+            batch.insert(&key[..], &value[..]);
         }
         batch.insert(HEAD_KEY, Anchor { seq: head.seq, hash: head.hash }.encode().to_vec());
-        self.frames.apply_batch(batch).map_err(|error| format!("applying the batch failed: {error}"))?;
+        let applied = self.frames.apply_batch(batch).map_err(|error| format!("applying the batch failed: {error}"));
+        for (_, buffer) in merged {
+            self.spares.give(buffer);
+        }
+        applied?;
         if durable {
             self.syncer.sync_to_disk()?;
         }
@@ -586,18 +594,71 @@ impl Storage {
 /// Joins runs of consecutive small frames (many commits of a few events)
 /// into frames of up to `bytes_target`, so a stream of small commits costs
 /// one sled insert per frame rather than one per commit. A frame's records
-/// continue the one before it, so joining is appending the records.
-fn merge_frames(frames: Vec<Frame>, bytes_target: usize) -> Vec<Frame> {
+/// continue the one before it, so joining is appending the records. The
+/// buffers of frames joined into another go to `spare`.
+fn merge_frames(frames: Vec<Frame>, bytes_target: usize, mut spare: impl FnMut(Vec<u8>)) -> Vec<Frame> {
     let mut merged: Vec<Frame> = Vec::with_capacity(frames.len());
     for (key, value) in frames {
         match merged.last_mut() {
             Some((_, last)) if last.len() + value.len().saturating_sub(FRAME_HEADER_BYTES) <= bytes_target => {
                 last.extend_from_slice(value.get(FRAME_HEADER_BYTES..).unwrap_or_default());
+                spare(value);
             }
             _ => merged.push((key, value)),
         }
     }
     merged
+}
+
+/// How many frame buffers may wait to be reused: enough for a commit of a
+/// few thousand events, and a bound on the memory that waiting costs (with
+/// the default frames, under 4 MB).
+const SPARES_MAX: usize = 256;
+
+/// The storage thread's end of the frame buffers handed back to the
+/// appending thread: one buffer per frame, allocated by one thread and
+/// freed by the other, had mimalloc hand the appender fresh pages, each a
+/// page fault, again and again.
+pub(super) struct SpareSender {
+    sender: mpsc::Sender<Vec<u8>>,
+    waiting: Arc<AtomicUsize>,
+    /// Larger buffers (frames joined by `merge_frames`) are freed.
+    bytes_max: usize,
+}
+
+/// The appending thread's end: buffers to build frames in.
+pub(super) struct SpareReceiver {
+    receiver: mpsc::Receiver<Vec<u8>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// The two ends, for frames of `frame_bytes_target`.
+pub(super) fn spare_frames(frame_bytes_target: usize) -> (SpareSender, SpareReceiver) {
+    let (sender, receiver) = mpsc::channel();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let bytes_max = 2 * (FRAME_HEADER_BYTES + frame_bytes_target + RECORD_BYTES_TYPICAL);
+    (SpareSender { sender, waiting: Arc::clone(&waiting), bytes_max }, SpareReceiver { receiver, waiting })
+}
+
+impl SpareSender {
+    /// Hands `buffer` back, unless enough wait already or it is outsized
+    /// (then it is simply freed).
+    fn give(&self, buffer: Vec<u8>) {
+        if buffer.capacity() > self.bytes_max || self.waiting.load(SeqCst) >= SPARES_MAX {
+            return;
+        }
+        if self.sender.send(buffer).is_ok() {
+            self.waiting.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+impl SpareReceiver {
+    fn take(&self) -> Option<Vec<u8>> {
+        let buffer = self.receiver.try_recv().ok()?;
+        self.waiting.fetch_sub(1, SeqCst);
+        Some(buffer)
+    }
 }
 
 /// What a durable sync needs: sled's handle, its data file, and which blob
@@ -665,7 +726,9 @@ struct Framed {
 }
 
 /// Cuts a commit into frames and builds the chain.
-struct Framer {
+struct Framer<'a> {
+    /// Buffers to build frames in before allocating new ones.
+    spares: &'a SpareReceiver,
     frame_bytes_target: usize,
     /// Most bytes the records still to come can take: sizes each new frame
     /// to hold what it will get, without growing or over-allocating.
@@ -678,16 +741,18 @@ struct Framer {
     done: Vec<Frame>,
 }
 
-impl Framer {
-    fn new(head: Head, frame_bytes_target: usize, bytes_to_come: usize) -> Framer {
-        Framer { frame_bytes_target, bytes_to_come, head, sealed: true, current: None, done: Vec::new() }
+impl<'a> Framer<'a> {
+    fn new(head: Head, frame_bytes_target: usize, bytes_to_come: usize, spares: &'a SpareReceiver) -> Framer<'a> {
+        let frames_to_come = bytes_to_come / frame_bytes_target.max(1) + 1;
+        let done = Vec::with_capacity(frames_to_come);
+        Framer { spares, frame_bytes_target, bytes_to_come, head, sealed: true, current: None, done }
     }
 
     /// A framer of the records after `seq` that leaves their hashes to
     /// the storage thread.
-    fn unsealed(seq: Seq, frame_bytes_target: usize, bytes_to_come: usize) -> Framer {
+    fn unsealed(seq: Seq, frame_bytes_target: usize, bytes_to_come: usize, spares: &'a SpareReceiver) -> Framer<'a> {
         let head = Head { seq, hash: Hash::ZERO };
-        Framer { sealed: false, ..Framer::new(head, frame_bytes_target, bytes_to_come) }
+        Framer { sealed: false, ..Framer::new(head, frame_bytes_target, bytes_to_come, spares) }
     }
 
     /// Frames one event already encoded as `prepared.payload`.
@@ -730,7 +795,10 @@ impl Framer {
         };
         let hash_previous = self.head.hash;
         let capacity = FRAME_HEADER_BYTES + self.bytes_to_come.min(self.frame_bytes_target + record_bytes);
-        let frame = self.current.get_or_insert_with(|| FrameBuilder::new(seq, &hash_previous, capacity));
+        let spares = self.spares;
+        let frame = self.current.get_or_insert_with(|| {
+            FrameBuilder::reusing(spares.take().unwrap_or_default(), seq, &hash_previous, capacity)
+        });
         let write_body = |out: &mut Vec<u8>| {
             codec::encode_into(&header, out, "envelope header")?;
             write_payload(out)
