@@ -8,6 +8,7 @@
 
 use rust_decimal::Decimal;
 use std::time::{Duration, Instant};
+use tradeledger::affinity::{allowed_cpus, pin_current_thread, CpuPins};
 use tradeledger::config::Config;
 use tradeledger::engine::TradingSystem;
 use tradeledger::events::{Journal, JournalOptions, OrderType, PriceTicked, Side, SignalReceived, Timestamp};
@@ -106,14 +107,22 @@ fn cpu_per_tick(before: Clocks, ticks: u64) -> String {
     parts.join(", ")
 }
 
-async fn system(dir: &std::path::Path, retention: Retention) -> TradingSystem {
+/// With `pins`, the journal is opened on the storage CPU (its threads
+/// inherit it) and the engine then runs on its own, as `record --pin-cpus`.
+async fn system(dir: &std::path::Path, retention: Retention, pins: Option<CpuPins>) -> TradingSystem {
+    if let Some(pins) = pins {
+        pin_current_thread(pins.storage).unwrap();
+    }
     let journal = Journal::open(dir, JournalOptions::buffered()).unwrap();
+    if let Some(pins) = pins {
+        pin_current_thread(pins.engine).unwrap();
+    }
     TradingSystem::open(journal, Config { retention, ..Config::default() }, time(0)).await.unwrap()
 }
 
-async fn end_to_end(rounds: u64, retention: Retention) {
+async fn end_to_end(rounds: u64, retention: Retention, pins: Option<CpuPins>) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path(), retention).await;
+    let system = system(dir.path(), retention, pins).await;
     system.on_tick(time(0), tick(0)).await.unwrap();
     let mut latencies = Vec::with_capacity(rounds as usize);
     let started = Instant::now();
@@ -150,9 +159,9 @@ async fn end_to_end(rounds: u64, retention: Retention) {
     system.stop().await.unwrap();
 }
 
-async fn tick_stream(ticks: u64, retention: Retention) {
+async fn tick_stream(ticks: u64, retention: Retention, pins: Option<CpuPins>) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path(), retention).await;
+    let system = system(dir.path(), retention, pins).await;
     let (started, cpu) = (Instant::now(), clocks());
     for step in 1..=ticks {
         system.on_tick(time(step), tick(step)).await.unwrap();
@@ -171,9 +180,9 @@ async fn tick_stream(ticks: u64, retention: Retention) {
 
 /// The same stream fed through `handle_inputs` in batches: one journal
 /// commit per batch instead of one per input.
-async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention) {
+async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention, pins: Option<CpuPins>) {
     let dir = tempfile::tempdir().unwrap();
-    let system = system(dir.path(), retention).await;
+    let system = system(dir.path(), retention, pins).await;
     let (started, cpu) = (Instant::now(), clocks());
     let mut inputs = Vec::with_capacity(batch as usize * 2);
     for step in 1..=ticks {
@@ -209,7 +218,16 @@ fn main() {
         Some(kept) => Retention::Recent(kept.parse().expect("--retained=N: a whole number")),
         None => Retention::Everything,
     };
-    println!("history retained: {retention:?}");
+    // `--pin`: the engine on the first allowed CPU, the journal's threads on
+    // the last (see `tradeledger::affinity`).
+    let pins = args.iter().any(|arg| arg == "--pin").then(|| {
+        let cpus = allowed_cpus().expect("--pin: reading the allowed CPUs");
+        match (cpus.first(), cpus.last()) {
+            (Some(&engine), Some(&storage)) if engine != storage => CpuPins { engine, storage },
+            _ => panic!("--pin needs two CPUs; this process may use {cpus:?}"),
+        }
+    });
+    println!("history retained: {retention:?}; CPUs pinned: {pins:?}");
     // `-- end-to-end`, `-- stream` or `-- batched` runs one part (to profile it).
     let wanted = |part: &str| {
         !args.iter().any(|arg| ["end-to-end", "stream", "batched"].contains(&arg.as_str()))
@@ -218,13 +236,13 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         if wanted("end-to-end") {
-            end_to_end(2_000 * scale, retention).await;
+            end_to_end(2_000 * scale, retention, pins).await;
         }
         if wanted("stream") {
-            tick_stream(20_000 * scale, retention).await;
+            tick_stream(20_000 * scale, retention, pins).await;
         }
         if wanted("batched") {
-            tick_stream_batched(200_000 * scale, 1_000, retention).await;
+            tick_stream_batched(200_000 * scale, 1_000, retention, pins).await;
         }
     });
 }

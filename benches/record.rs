@@ -72,6 +72,7 @@ fn bench_feed(runtime: &tokio::runtime::Runtime, feed: &Feed, durability: Durabi
         strategy: Some(strategy),
         durability,
         timer: Some(tradeledger::engine::RISK_MONITOR_PERIOD),
+        pins: None,
     };
     let started = Instant::now();
     let summary = runtime.block_on(record(recording, |_| {})).unwrap();

@@ -4,6 +4,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod affinity;
 pub mod audit;
 pub mod cli;
 pub mod config;

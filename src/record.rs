@@ -1,6 +1,7 @@
 //! `record`: runs the engine over merged inputs (ticks, fills, signals and
 //! the built-in strategy's signals) and appends everything to a journal.
 
+use crate::affinity::{pin_current_thread, AffinityError, CpuPins};
 use crate::config::Config;
 use crate::engine::{EngineError, TradingSystem};
 use crate::input::TimedInput;
@@ -22,6 +23,8 @@ pub enum RecordError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error("pinning threads to CPUs: {0}")]
+    Affinity(#[from] AffinityError),
 }
 
 /// What a run recorded.
@@ -48,13 +51,24 @@ pub struct Recording<'a> {
     /// The risk monitor's period in event time (`None`: no timer); see
     /// `with_timer`.
     pub timer: Option<Duration>,
+    /// CPUs for the engine (the calling thread, pinned for good) and the
+    /// journal's threads; `None` leaves placement to the OS. See `affinity`.
+    pub pins: Option<CpuPins>,
 }
 
 /// Records `recording` into its journal (created or appended to). `progress`
 /// is told how many inputs have been handled so far.
 pub async fn record(mut recording: Recording<'_>, mut progress: impl FnMut(u64)) -> Result<RecordSummary, RecordError> {
     let options = JournalOptions { durability: recording.durability, ..JournalOptions::default() };
+    // The journal's storage thread, and the sled threads it starts, inherit
+    // the CPU of the thread that opens it.
+    if let Some(pins) = recording.pins {
+        pin_current_thread(pins.storage)?;
+    }
     let journal = Journal::open(recording.journal_dir, options)?;
+    if let Some(pins) = recording.pins {
+        pin_current_thread(pins.engine)?;
+    }
     let seq_first = Seq::new(journal.head().seq.get() + 1);
     // Configuration events are dated by the first input, so a recording is
     // the same whenever it is made.

