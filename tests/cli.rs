@@ -528,3 +528,39 @@ fn the_demo_records_replays_and_audits_clean() {
         .code(2)
         .stderr(predicate::str::contains("was not made by the demo"));
 }
+
+#[test]
+fn record_pins_its_threads_when_asked_and_refuses_cpus_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    tradeledger()
+        .args(["record", "--pin-cpus", "zero,one", "--journal"])
+        .arg(&journal)
+        .arg("--ticks")
+        .arg(fixture(SPY))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--pin-cpus").and(predicate::str::contains("ENGINE,STORAGE")));
+    tradeledger()
+        .args(["record", "--pin-cpus", "0,99999", "--journal"])
+        .arg(&journal)
+        .arg("--ticks")
+        .arg(fixture(SPY))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("CPU 99999 is not one this process may run on"));
+    assert!(!journal.exists(), "a refused pin records nothing");
+
+    if cfg!(target_os = "linux") {
+        let cpus = tradeledger::affinity::allowed_cpus().unwrap();
+        let pins = format!("{},{}", cpus[0], cpus.last().unwrap());
+        tradeledger()
+            .args(["record", "--pin-cpus", &pins, "--journal"])
+            .arg(&journal)
+            .arg("--ticks")
+            .arg(fixture(SPY))
+            .assert()
+            .success();
+        tradeledger().args(["audit", "--journal"]).arg(&journal).assert().success();
+    }
+}
