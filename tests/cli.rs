@@ -533,34 +533,23 @@ fn the_demo_records_replays_and_audits_clean() {
 fn record_pins_its_threads_when_asked_and_refuses_cpus_it_cannot_use() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
-    tradeledger()
-        .args(["record", "--pin-cpus", "zero,one", "--journal"])
-        .arg(&journal)
-        .arg("--ticks")
-        .arg(fixture(SPY))
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("--pin-cpus").and(predicate::str::contains("ENGINE,STORAGE")));
-    tradeledger()
-        .args(["record", "--pin-cpus", "0,99999", "--journal"])
-        .arg(&journal)
-        .arg("--ticks")
-        .arg(fixture(SPY))
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("CPU 99999 is not one this process may run on"));
-    assert!(!journal.exists(), "a refused pin records nothing");
-
-    if cfg!(target_os = "linux") {
-        let cpus = tradeledger::affinity::allowed_cpus().unwrap();
-        let pins = format!("{},{}", cpus[0], cpus.last().unwrap());
+    let record_pinned = |pins: &str| {
         tradeledger()
-            .args(["record", "--pin-cpus", &pins, "--journal"])
+            .args(["record", "--pin-cpus", pins, "--journal"])
             .arg(&journal)
             .arg("--ticks")
             .arg(fixture(SPY))
             .assert()
-            .success();
+    };
+    record_pinned("zero,one")
+        .failure()
+        .stderr(predicate::str::contains("--pin-cpus").and(predicate::str::contains("ENGINE,STORAGE")));
+    record_pinned("0,99999").failure().stderr(predicate::str::contains("CPU 99999 is not one this process may run on"));
+    assert!(!journal.exists(), "a refused pin records nothing");
+
+    if cfg!(target_os = "linux") {
+        let cpus = tradeledger::affinity::allowed_cpus().unwrap();
+        record_pinned(&format!("{},{}", cpus[0], cpus.last().unwrap())).success();
         tradeledger().args(["audit", "--journal"]).arg(&journal).assert().success();
     }
 }

@@ -398,18 +398,21 @@ fn sealing_in_memory_gives_the_envelopes_the_journal_records() {
     }
 }
 
+/// Appends `count` single events through the queue from another thread.
+fn append_queued_in_a_thread(journal: &Arc<Journal>, count: u64) -> std::thread::JoinHandle<()> {
+    let journal = Arc::clone(journal);
+    std::thread::spawn(move || {
+        for n in 0..count {
+            journal.append_blocking(vec![input(n, tagged_event("queued", n))]).unwrap();
+        }
+    })
+}
+
 #[test]
 fn direct_appends_interleave_with_queued_ones_on_one_chain() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::open(dir.path(), small_frames()).unwrap());
-    let queued = {
-        let journal = Arc::clone(&journal);
-        std::thread::spawn(move || {
-            for n in 0..200 {
-                journal.append_blocking(vec![input(n, tagged_event("queued", n))]).unwrap();
-            }
-        })
-    };
+    let queued = append_queued_in_a_thread(&journal, 200);
     let mut direct = Vec::new();
     for n in 0..200 {
         direct.extend(journal.append_direct(vec![input(n, tagged_event("direct", n))], Durability::Buffered).unwrap());
@@ -433,14 +436,7 @@ fn direct_appends_interleave_with_queued_ones_on_one_chain() {
 fn in_place_appends_share_the_chain_with_queued_ones_and_keep_the_callers_buffer() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::open(dir.path(), small_frames()).unwrap());
-    let queued = {
-        let journal = Arc::clone(&journal);
-        std::thread::spawn(move || {
-            for n in 0..200 {
-                journal.append_blocking(vec![input(n, tagged_event("queued", n))]).unwrap();
-            }
-        })
-    };
+    let queued = append_queued_in_a_thread(&journal, 200);
     let mut buffer: Vec<NewEvent> = Vec::with_capacity(8);
     let mut given = Vec::new();
     for n in 0..100 {
