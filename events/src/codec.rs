@@ -20,6 +20,8 @@ use crate::event::Event;
 use crate::types::{Hash, Seq};
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 
+mod hot;
+
 /// Largest encoded event body accepted, a bound on what a corrupt length
 /// prefix can make the decoder allocate.
 pub const EVENT_BYTES_MAX: usize = 1 << 20;
@@ -50,8 +52,26 @@ pub enum CodecError {
 
 pub fn encode_event(event: &Event) -> Result<Vec<u8>, CodecError> {
     let mut bytes = Vec::with_capacity(128);
-    encode_into(event, &mut bytes, "event")?;
+    encode_event_into(event, &mut bytes)?;
     Ok(bytes)
+}
+
+/// Appends the encoded event. Price ticks, most of what a feed records, are
+/// written by hand (`hot`), in the same bytes serde would write.
+pub fn encode_event_into(event: &Event, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    match event {
+        Event::PriceTicked(tick) => {
+            hot::encode_price_ticked(tick, out);
+            Ok(())
+        }
+        other => encode_into(other, out, "event"),
+    }
+}
+
+/// Appends the encoded header of a record (written by hand, as serde would;
+/// it cannot fail: every field is a number).
+pub fn encode_header_into(header: &StoredHeader, out: &mut Vec<u8>) {
+    hot::encode_header(header, out);
 }
 
 /// Appends the encoded value to `out` (no intermediate buffer).

@@ -153,8 +153,8 @@ pub fn seal(
         causation_seq: new.causation_seq,
     };
     let mut body = Vec::with_capacity(160);
-    crate::codec::encode_into(&header, &mut body, "envelope header")?;
-    crate::codec::encode_into(&new.event, &mut body, "event")?;
+    crate::codec::encode_header_into(&header, &mut body);
+    crate::codec::encode_event_into(&new.event, &mut body)?;
     let hash = chain_hash(&hash_previous, seq, &body);
     Ok(Envelope::from_stored(journal_id, seq, header, new.event, hash_previous, hash))
 }

@@ -81,6 +81,15 @@ impl Timestamp {
             .ok_or_else(|| InvalidValue::new("timestamp", format!("{time} is outside 1677..2262")))
     }
 
+    /// The wall clock now, for `time_recorded` only (decisions read time
+    /// from events). Read as nanoseconds straight from `SystemTime`: going
+    /// through chrono's calendar types cost ~4× as much, once per append.
+    /// A clock before 1970 or after 2262 gives the epoch itself.
+    pub fn now() -> Timestamp {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(since_epoch.as_nanos()).unwrap_or_default())
+    }
+
     pub const fn unix_nanos(self) -> i64 {
         self.0
     }

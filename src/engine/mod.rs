@@ -345,7 +345,7 @@ impl RiskMonitor {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 interval.tick().await;
-                let now = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+                let now = Timestamp::now();
                 if let Err(error) = system.fire_timer(now, period).await {
                     tracing::error!(%error, "risk monitor stopped: the engine refused its timer");
                     return;

@@ -88,7 +88,7 @@ impl WriterCore {
             return Err(reason);
         }
         self.learn_head_hash()?;
-        let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+        let time_recorded = Timestamp::now();
         let bytes: usize = events.iter().map(|prepared| record_bytes_max(&prepared.payload)).sum();
         let mut framer = Framer::new(self.head, self.frame_bytes_target, bytes, &self.spares);
         let mut envelopes = Vec::with_capacity(events.len());
@@ -155,7 +155,7 @@ impl WriterCore {
         if let Some(reason) = self.shared.failure() {
             return Err(InPlaceError::Stopped(reason));
         }
-        let time_recorded = Timestamp::from_datetime(chrono::Utc::now()).unwrap_or_default();
+        let time_recorded = Timestamp::now();
         let bytes = events.len().saturating_mul(RECORD_BYTES_TYPICAL);
         let first = self.head.seq.next().ok_or_else(|| InPlaceError::Encode {
             index: 0,
@@ -170,7 +170,7 @@ impl WriterCore {
             framer
                 .push_record(time_recorded, new, RECORD_BYTES_TYPICAL, |out| {
                     let start = out.len();
-                    codec::encode_into(&new.event, out, "event")?;
+                    codec::encode_event_into(&new.event, out)?;
                     check_payload_size(out.len() - start, payload_max)
                 })
                 .map_err(|source| InPlaceError::Encode { index, source })?;
@@ -800,7 +800,7 @@ impl<'a> Framer<'a> {
             FrameBuilder::reusing(spares.take().unwrap_or_default(), seq, &hash_previous, capacity)
         });
         let write_body = |out: &mut Vec<u8>| {
-            codec::encode_into(&header, out, "envelope header")?;
+            codec::encode_header_into(&header, out);
             write_payload(out)
         };
         let hash = match self.sealed {
