@@ -214,7 +214,9 @@ impl Portfolio {
             point.equity_peak = Money::of(math.add(point.equity_peak.get(), delta, "drawdown peak")?);
             point.equity = Money::of(math.add(point.equity.get(), delta, "drawdown equity")?);
         }
-        Ok(())
+        // Shifted alike, the current drawdown and the worst keep their depths
+        // but not their ratios: the current one may now be the deeper.
+        self.track_drawdown(math)
     }
 
     /// Books a position that just closed.
@@ -288,6 +290,7 @@ impl Portfolio {
     fn update_equity(&mut self, math: Checked) -> Result<(), FoldError> {
         let pnl = math.add(self.realized_pnl.get(), self.unrealized_pnl.get(), "total pnl")?;
         let equity = math.add(self.capital_initial.get(), pnl, "equity")?;
+        let equity_before = self.equity.get();
         self.equity = Money::of(equity);
         if equity > self.equity_peak_breaker.get() {
             self.equity_peak_breaker = self.equity;
@@ -296,14 +299,30 @@ impl Portfolio {
             self.equity_peak = self.equity;
             return Ok(());
         }
-        let peak = self.equity_peak.get();
-        if peak <= Decimal::ZERO || equity == peak {
+        // The peak is the one of the event before (it only moves up, above,
+        // or with the capital, which tracks the drawdown itself), and that
+        // event's drawdown was no deeper than the worst: equity that did not
+        // fall cannot be deeper either. This skips the decimal products of
+        // `track_drawdown` on every tick that rises during a drawdown.
+        if equity >= equity_before {
+            return Ok(());
+        }
+        self.track_drawdown(math)
+    }
+
+    /// Makes the current drawdown the worst one if it is deeper. After
+    /// every event the current drawdown is no deeper than the worst.
+    fn track_drawdown(&mut self, math: Checked) -> Result<(), FoldError> {
+        let (peak, equity) = (self.equity_peak.get(), self.equity.get());
+        if peak <= Decimal::ZERO || equity >= peak {
             return Ok(());
         }
         // (peak − equity)/peak > (p − e)/p  ⇔  (peak − equity)·p > (p − e)·peak,
-        // for positive peaks: compared without dividing.
+        // for positive peaks: compared without dividing. Under the same peak
+        // that is simply a lower equity.
         let deeper = match &self.drawdown_worst {
             None => true,
+            Some(worst) if worst.equity_peak.get() == peak => equity < worst.equity.get(),
             Some(worst) => {
                 let depth_here = math.sub(peak, equity, "drawdown")?;
                 let depth_there = math.sub(worst.equity_peak.get(), worst.equity.get(), "drawdown")?;
@@ -370,6 +389,62 @@ mod tests {
                 let measured = percentage_below(reference, value).round_dp(6);
                 prop_assert!(measured <= limit, "{measured} > {limit} at {value} (floor {floor}, reference {reference})");
             }
+        }
+    }
+
+    /// One step of a path: the unrealized PnL moves, or the capital changes.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Pnl(Decimal),
+        Capital(Decimal),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            8 => (-5_000_000i64..5_000_000, 0u32..4).prop_map(|(m, s)| Step::Pnl(decimal(m, s))),
+            1 => (1i64..10_000_000).prop_map(|c| Step::Capital(Decimal::from(c))),
+        ]
+    }
+
+    proptest! {
+        /// The worst drawdown kept is the one a plain scan finds comparing
+        /// every event's drawdown by its ratio (exactly, cross-multiplied:
+        /// decimal division rounds), the worst so far
+        /// shifted along with each capital change: skipping the events
+        /// whose equity did not fall changes nothing.
+        #[test]
+        fn the_worst_drawdown_is_the_deepest_event_of_the_path(
+            capital in 1i64..10_000_000,
+            path in proptest::collection::vec(step(), 1..60),
+        ) {
+            let mut portfolio = Portfolio::default();
+            portfolio.set_capital(Seq::new(1), Money::of(Decimal::from(capital))).unwrap();
+            // (p − e)/p > (p′ − e′)/p′ for positive peaks.
+            let deeper = |(peak, equity): (Decimal, Decimal), (peak_there, equity_there): (Decimal, Decimal)| {
+                (peak - equity) * peak_there > (peak_there - equity_there) * peak
+            };
+            let mut deepest: Option<(Decimal, Decimal)> = None;
+            for (index, step) in path.into_iter().enumerate() {
+                let seq = Seq::new(index as u64 + 2);
+                match step {
+                    Step::Pnl(pnl) => {
+                        portfolio.unrealized_pnl = Money::of(pnl);
+                        portfolio.update_equity(Checked(seq)).unwrap();
+                    }
+                    Step::Capital(capital) => {
+                        let delta = capital - portfolio.capital_initial.get();
+                        deepest = deepest.map(|(peak, equity)| (peak + delta, equity + delta));
+                        portfolio.set_capital(seq, Money::of(capital)).unwrap();
+                    }
+                }
+                let here = (portfolio.equity_peak.get(), portfolio.equity.get());
+                let in_drawdown = here.0 > Decimal::ZERO && here.1 < here.0;
+                if in_drawdown && deepest.is_none_or(|there| deeper(here, there)) {
+                    deepest = Some(here);
+                }
+            }
+            let kept = portfolio.drawdown_worst.map(|point| (point.equity_peak.get(), point.equity.get()));
+            prop_assert_eq!(kept, deepest);
         }
     }
 
