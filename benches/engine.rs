@@ -87,10 +87,35 @@ fn other_threads_cpu() -> Option<(Duration, Duration)> {
 struct Clocks {
     engine: Option<Duration>,
     others: Option<(Duration, Duration)>,
+    page_faults: Option<u64>,
+    resident_kib: Option<u64>,
 }
 
 fn clocks() -> Clocks {
-    Clocks { engine: thread_cpu(), others: other_threads_cpu() }
+    Clocks {
+        engine: thread_cpu(),
+        others: other_threads_cpu(),
+        page_faults: minor_page_faults(),
+        resident_kib: resident_kib(),
+    }
+}
+
+/// Minor page faults of the whole process so far (Linux: field 10 of
+/// `/proc/self/stat`). On this VM the first touch of a fresh 2 MiB huge
+/// page can cost milliseconds, so the faults of a run explain much of how
+/// far its figures stray.
+fn minor_page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Field 2, the command name, is in parentheses and may hold spaces.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    after_name.split_whitespace().nth(7)?.parse().ok()
+}
+
+/// The process's resident memory (`VmRSS` of `/proc/self/status`), in KiB.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn cpu_per_tick(before: Clocks, ticks: u64) -> String {
@@ -103,6 +128,12 @@ fn cpu_per_tick(before: Clocks, ticks: u64) -> String {
     if let (Some(before), Some(after)) = (before.others, after.others) {
         parts.push(format!("storage thread {:.2} µs", per_tick(after.0.saturating_sub(before.0))));
         parts.push(format!("other threads {:.2} µs", per_tick(after.1.saturating_sub(before.1))));
+    }
+    if let (Some(before), Some(after)) = (before.page_faults, after.page_faults) {
+        parts.push(format!("{} page faults", after.saturating_sub(before)));
+    }
+    if let (Some(before), Some(after)) = (before.resident_kib, after.resident_kib) {
+        parts.push(format!("resident {} → {} MiB", before / 1024, after / 1024));
     }
     parts.join(", ")
 }
