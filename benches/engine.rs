@@ -4,7 +4,8 @@
 //! - the pre-trade check alone;
 //! - a tick stream with one order every 10 ticks, in ticks/s.
 //!
-//! `cargo bench -p tradeledger --bench engine` (add `-- --quick` for less)
+//! `cargo bench -p tradeledger --bench engine` (add `-- --quick` for less,
+//! `-- --huge-pages` to leave transparent huge pages on)
 
 use rust_decimal::Decimal;
 use std::time::{Duration, Instant};
@@ -237,6 +238,12 @@ async fn tick_stream_batched(ticks: u64, batch: u64, retention: Retention, pins:
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // As the binary does (see `tradeledger::memory`); `--huge-pages` keeps
+    // transparent huge pages, to compare.
+    let huge_pages = args.iter().any(|arg| arg == "--huge-pages");
+    if !huge_pages {
+        tradeledger::memory::small_pages_only().expect("opting out of transparent huge pages");
+    }
     // `--quick` runs a fifth of the default; `--scale=N` N fifths (to profile).
     let scale = match args.iter().find_map(|arg| arg.strip_prefix("--scale=")) {
         Some(scale) => scale.parse().expect("--scale=N: a whole number"),
@@ -258,7 +265,7 @@ fn main() {
             _ => panic!("--pin needs two CPUs; this process may use {cpus:?}"),
         }
     });
-    println!("history retained: {retention:?}; CPUs pinned: {pins:?}");
+    println!("history retained: {retention:?}; CPUs pinned: {pins:?}; transparent huge pages: {huge_pages}");
     // `-- end-to-end`, `-- stream` or `-- batched` runs one part (to profile it).
     let wanted = |part: &str| {
         !args.iter().any(|arg| ["end-to-end", "stream", "batched"].contains(&arg.as_str()))

@@ -27,6 +27,8 @@ fn shared_data(relative: &str) -> PathBuf {
 }
 
 fn main() {
+    // As the binary does (see `tradeledger::memory`).
+    tradeledger::memory::small_pages_only().expect("opting out of transparent huge pages");
     let feeds = [
         Feed {
             name: "Binance BTCUSDT trades",

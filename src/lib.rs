@@ -15,6 +15,7 @@ pub mod explain;
 pub mod export;
 pub mod input;
 pub mod ledger;
+pub mod memory;
 pub mod record;
 pub mod replay;
 pub mod report;

@@ -10,5 +10,8 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // Only speed depends on it (see `tradeledger::memory`): a kernel that
+    // refuses it leaves the process as it was.
+    let _ = tradeledger::memory::small_pages_only();
     tradeledger::cli::main()
 }
