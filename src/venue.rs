@@ -55,6 +55,10 @@ impl Venue for SimulatedVenue {
     }
 
     fn on_tick(&self, ledger: &Ledger, tick: &PriceTicked) -> Vec<Event> {
+        // Most ticks find nothing working: answer before reading settings.
+        if ledger.orders.working_orders(&tick.symbol).next().is_none() {
+            return Vec::new();
+        }
         let settings = settings(ledger);
         let ticks_seen = ledger.market.tick_count(&tick.symbol);
         let mut size_left = tick.size.map(Quantity::get);
