@@ -56,16 +56,14 @@ pub fn encode_event(event: &Event) -> Result<Vec<u8>, CodecError> {
     Ok(bytes)
 }
 
-/// Appends the encoded event. Price ticks, most of what a feed records, are
-/// written by hand (`hot`), in the same bytes serde would write.
+/// Appends the encoded event. Price ticks and a signal's round trip, most
+/// of what the engine records, are written by hand (`hot`), in the same
+/// bytes serde would write.
 pub fn encode_event_into(event: &Event, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    match event {
-        Event::PriceTicked(tick) => {
-            hot::encode_price_ticked(tick, out);
-            Ok(())
-        }
-        other => encode_into(other, out, "event"),
+    if hot::encode_event(event, out) {
+        return Ok(());
     }
+    encode_into(event, out, "event")
 }
 
 /// Appends the encoded header of a record (written by hand, as serde would;

@@ -1,9 +1,12 @@
 //! Hand-written encoders for what the journal writes most: the header of
-//! every record, and price ticks (nine of ten events of a tick stream).
+//! every record, price ticks (nine of ten events of a tick stream), and the
+//! events of a signal's round trip (the signal, its verdict with every
+//! check, the order, the venue's acceptance and the fill).
 //!
 //! They write exactly the bytes serde and bincode's standard configuration
-//! write for the same values (the property tests below hold them to it),
-//! so the format of record does not depend on which path wrote a record.
+//! write for the same values (the property tests below hold them to it, and
+//! the golden-file test compares both paths on every variant), so the format
+//! of record does not depend on which path wrote a record.
 //! They exist because the generic path costs several times more per
 //! record: each field goes through serde's traits and bincode's encoder and
 //! writer, and each varint is written a byte slice at a time.
@@ -11,12 +14,40 @@
 //! Any other event goes through serde.
 
 use crate::envelope::StoredHeader;
-use crate::event::PriceTicked;
+use crate::event::{
+    CheckOutcome, Event, OrderAccepted, OrderFilled, OrderSubmitted, PriceTicked, RiskCheckPassed, RiskCheckRejected,
+    SignalReceived,
+};
 use crate::types::Timestamp;
 use rust_decimal::Decimal;
 
-/// `Event::PriceTicked`'s variant index: its position in `Event`.
-const PRICE_TICKED_VARIANT: u32 = 1;
+/// Encodes `event` by hand when it is one of the hot variants; `false`
+/// (nothing written) for the others, which serde encodes.
+pub(super) fn encode_event(event: &Event, out: &mut Vec<u8>) -> bool {
+    match event {
+        Event::SignalReceived(signal) => encode_signal_received(signal, out),
+        Event::PriceTicked(tick) => encode_price_ticked(tick, out),
+        Event::RiskCheckPassed(passed) => encode_risk_check_passed(passed, out),
+        Event::RiskCheckRejected(rejected) => encode_risk_check_rejected(rejected, out),
+        Event::OrderSubmitted(submitted) => encode_order_submitted(submitted, out),
+        Event::OrderAccepted(accepted) => encode_order_accepted(accepted, out),
+        Event::OrderFilled(fill) => encode_order_filled(fill, out),
+        _ => return false,
+    }
+    true
+}
+
+/// An `Event`'s variant index (bincode's enum tag), as serde numbers it:
+/// the position of the variant in `Event`.
+mod variant {
+    pub const SIGNAL_RECEIVED: u64 = 0;
+    pub const PRICE_TICKED: u64 = 1;
+    pub const RISK_CHECK_PASSED: u64 = 8;
+    pub const RISK_CHECK_REJECTED: u64 = 9;
+    pub const ORDER_SUBMITTED: u64 = 13;
+    pub const ORDER_ACCEPTED: u64 = 14;
+    pub const ORDER_FILLED: u64 = 16;
+}
 
 /// bincode's varint markers: a value up to `SINGLE_BYTE_MAX` is its own
 /// byte; larger ones are a marker and the little-endian value.
@@ -42,15 +73,88 @@ pub(super) fn encode_header(header: &StoredHeader, out: &mut Vec<u8>) {
 
 /// `Event::PriceTicked(tick)`, as an `Event`.
 pub(super) fn encode_price_ticked(tick: &PriceTicked, out: &mut Vec<u8>) {
-    unsigned(out, u64::from(PRICE_TICKED_VARIANT));
-    let symbol = tick.symbol.as_str();
-    unsigned(out, symbol.len() as u64);
-    out.extend_from_slice(symbol.as_bytes());
+    unsigned(out, variant::PRICE_TICKED);
+    text(out, tick.symbol.as_str());
     decimal(out, tick.price.get());
     optional(out, tick.size.map(|size| size.get()), decimal);
     optional(out, tick.price_bid.map(|price| price.get()), decimal);
     optional(out, tick.price_ask.map(|price| price.get()), decimal);
     optional(out, tick.time_venue, timestamp);
+}
+
+fn encode_signal_received(signal: &SignalReceived, out: &mut Vec<u8>) {
+    unsigned(out, variant::SIGNAL_RECEIVED);
+    text(out, signal.signal_id.as_str());
+    text(out, signal.strategy_id.as_str());
+    text(out, signal.symbol.as_str());
+    // Fieldless enums without explicit discriminants: `as` gives the
+    // declaration index, which is serde's variant index.
+    unsigned(out, signal.side as u64);
+    decimal(out, signal.quantity);
+    unsigned(out, signal.order_type as u64);
+    optional(out, signal.price_limit, decimal);
+    optional(out, signal.price_stop_loss, decimal);
+    optional(out, signal.price_take_profit, decimal);
+}
+
+fn encode_risk_check_passed(passed: &RiskCheckPassed, out: &mut Vec<u8>) {
+    unsigned(out, variant::RISK_CHECK_PASSED);
+    text(out, passed.signal_id.as_str());
+    checks(out, &passed.checks);
+}
+
+fn encode_risk_check_rejected(rejected: &RiskCheckRejected, out: &mut Vec<u8>) {
+    unsigned(out, variant::RISK_CHECK_REJECTED);
+    text(out, rejected.signal_id.as_str());
+    checks(out, &rejected.checks);
+    text(out, &rejected.reason);
+}
+
+/// A sequence: its length, then each element.
+fn checks(out: &mut Vec<u8>, checks: &[CheckOutcome]) {
+    unsigned(out, checks.len() as u64);
+    for outcome in checks {
+        unsigned(out, outcome.check as u64);
+        optional(out, outcome.measured, decimal);
+        optional(out, outcome.limit, decimal);
+        unsigned(out, outcome.verdict as u64);
+    }
+}
+
+fn encode_order_submitted(submitted: &OrderSubmitted, out: &mut Vec<u8>) {
+    unsigned(out, variant::ORDER_SUBMITTED);
+    text(out, submitted.order_id.as_str());
+    optional(out, submitted.signal_id.as_ref().map(|id| id.as_str()), text);
+    text(out, submitted.symbol.as_str());
+    unsigned(out, submitted.side as u64);
+    unsigned(out, submitted.order_type as u64);
+    decimal(out, submitted.quantity.get());
+    optional(out, submitted.price_limit.map(|price| price.get()), decimal);
+    out.push(u8::from(submitted.reduce_only));
+    optional(out, submitted.exit_reason.map(|reason| reason as u64), unsigned);
+}
+
+fn encode_order_accepted(accepted: &OrderAccepted, out: &mut Vec<u8>) {
+    unsigned(out, variant::ORDER_ACCEPTED);
+    text(out, accepted.order_id.as_str());
+}
+
+fn encode_order_filled(fill: &OrderFilled, out: &mut Vec<u8>) {
+    unsigned(out, variant::ORDER_FILLED);
+    text(out, fill.order_id.as_str());
+    text(out, fill.fill_id.as_str());
+    text(out, fill.symbol.as_str());
+    unsigned(out, fill.side as u64);
+    decimal(out, fill.quantity.get());
+    decimal(out, fill.price.get());
+    decimal(out, fill.fee.get());
+    unsigned(out, fill.liquidity as u64);
+}
+
+/// A string: its length in bytes, then the bytes.
+fn text(out: &mut Vec<u8>, text: &str) {
+    unsigned(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
 }
 
 fn optional<T>(out: &mut Vec<u8>, value: Option<T>, encode: fn(&mut Vec<u8>, T)) {
@@ -107,8 +211,8 @@ fn signed_wide(out: &mut Vec<u8>, value: i128) {
 mod tests {
     use super::*;
     use crate::codec::encode_into;
-    use crate::event::Event;
-    use crate::types::{Price, Quantity, Seq};
+    use crate::event::{ExitReason, RiskCheck, Verdict};
+    use crate::types::{Liquidity, Money, OrderType, Price, Quantity, Seq, Side};
     use proptest::prelude::*;
 
     /// Decimals across the mantissa's whole 96-bit range and every scale, so
@@ -156,6 +260,144 @@ mod tests {
             })
     }
 
+    /// Text ids as their constructors accept them (no whitespace or
+    /// control characters, 1 to 64 bytes), multi-byte characters included.
+    fn any_text_id<T: std::str::FromStr + std::fmt::Debug>() -> impl Strategy<Value = T>
+    where
+        T::Err: std::fmt::Debug,
+    {
+        "[A-Za-z0-9_./:é€-]{1,21}".prop_map(|text| text.parse().unwrap())
+    }
+
+    fn any_side() -> impl Strategy<Value = Side> {
+        prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+    }
+
+    fn any_order_type() -> impl Strategy<Value = OrderType> {
+        prop_oneof![Just(OrderType::Market), Just(OrderType::Limit)]
+    }
+
+    fn any_quantity() -> impl Strategy<Value = Quantity> {
+        any_decimal().prop_filter_map("negative", |value| Quantity::new(value.abs()).ok())
+    }
+
+    fn any_check() -> impl Strategy<Value = CheckOutcome> {
+        let checks = [
+            RiskCheck::SymbolKnown,
+            RiskCheck::QuantityPositive,
+            RiskCheck::PricePositive,
+            RiskCheck::LimitPriceGiven,
+            RiskCheck::TickSeen,
+            RiskCheck::OrderQuantity,
+            RiskCheck::OrderNotional,
+            RiskCheck::PriceBand,
+            RiskCheck::OrderRate,
+            RiskCheck::PositionSize,
+            RiskCheck::TotalExposure,
+            RiskCheck::Drawdown,
+            RiskCheck::DailyLoss,
+            RiskCheck::Correlation,
+            RiskCheck::CircuitBreaker,
+        ];
+        let verdicts = [Verdict::Pass, Verdict::Fail, Verdict::Skipped];
+        (
+            proptest::sample::select(checks.to_vec()),
+            proptest::option::of(any_decimal()),
+            proptest::option::of(any_decimal()),
+            proptest::sample::select(verdicts.to_vec()),
+        )
+            .prop_map(|(check, measured, limit, verdict)| CheckOutcome { check, measured, limit, verdict })
+    }
+
+    fn any_signal() -> impl Strategy<Value = Event> {
+        (
+            (any_text_id(), any_text_id(), any_text_id(), any_side(), any_decimal(), any_order_type()),
+            (proptest::option::of(any_decimal()), proptest::option::of(any_decimal())),
+            proptest::option::of(any_decimal()),
+        )
+            .prop_map(
+                |(
+                    (signal_id, strategy_id, symbol, side, quantity, order_type),
+                    (price_limit, price_stop_loss),
+                    price_take_profit,
+                )| {
+                    Event::SignalReceived(SignalReceived {
+                        signal_id,
+                        strategy_id,
+                        symbol,
+                        side,
+                        quantity,
+                        order_type,
+                        price_limit,
+                        price_stop_loss,
+                        price_take_profit,
+                    })
+                },
+            )
+    }
+
+    fn any_verdict_event() -> impl Strategy<Value = Event> {
+        let checks = || proptest::collection::vec(any_check(), 0..20);
+        prop_oneof![
+            (any_text_id(), checks())
+                .prop_map(|(signal_id, checks)| Event::RiskCheckPassed(RiskCheckPassed { signal_id, checks })),
+            (any_text_id(), checks(), ".{0,300}").prop_map(|(signal_id, checks, reason)| {
+                Event::RiskCheckRejected(RiskCheckRejected { signal_id, checks, reason })
+            }),
+        ]
+    }
+
+    fn any_order_event() -> impl Strategy<Value = Event> {
+        let exit_reasons = [ExitReason::StopLoss, ExitReason::TakeProfit, ExitReason::CircuitBreaker];
+        let submitted = (
+            (any_text_id(), proptest::option::of(any_text_id()), any_text_id(), any_side(), any_order_type()),
+            (any_quantity(), proptest::option::of(any_price()), any::<bool>()),
+            proptest::option::of(proptest::sample::select(exit_reasons.to_vec())),
+        )
+            .prop_map(
+                |(
+                    (order_id, signal_id, symbol, side, order_type),
+                    (quantity, price_limit, reduce_only),
+                    exit_reason,
+                )| {
+                    Event::OrderSubmitted(OrderSubmitted {
+                        order_id,
+                        signal_id,
+                        symbol,
+                        side,
+                        order_type,
+                        quantity,
+                        price_limit,
+                        reduce_only,
+                        exit_reason,
+                    })
+                },
+            );
+        let filled = (
+            (any_text_id(), any_text_id(), any_text_id(), any_side()),
+            (any_quantity(), any_price(), any_decimal().prop_map(Money::of)),
+            prop_oneof![Just(Liquidity::Maker), Just(Liquidity::Taker)],
+        )
+            .prop_map(|((order_id, fill_id, symbol, side), (quantity, price, fee), liquidity)| {
+                Event::OrderFilled(OrderFilled { order_id, fill_id, symbol, side, quantity, price, fee, liquidity })
+            });
+        prop_oneof![
+            submitted,
+            filled,
+            any_text_id().prop_map(|order_id| Event::OrderAccepted(OrderAccepted { order_id })),
+        ]
+    }
+
+    /// Encodes `event` both ways; `None` when the hand path declines it.
+    fn both_ways(event: &Event) -> Option<(Vec<u8>, Vec<u8>)> {
+        let (mut by_hand, mut by_serde) = (Vec::new(), Vec::new());
+        if !encode_event(event, &mut by_hand) {
+            return None;
+        }
+        encode_into(event, &mut by_serde, "event").unwrap();
+        Some((by_hand, by_serde))
+    }
+
     proptest! {
         #[test]
         fn a_header_encodes_as_serde_encodes_it(
@@ -174,9 +416,25 @@ mod tests {
 
         #[test]
         fn a_tick_encodes_as_serde_encodes_it(tick in any_tick()) {
-            let (mut by_hand, mut by_serde) = (Vec::new(), Vec::new());
-            encode_price_ticked(&tick, &mut by_hand);
-            encode_into(&Event::PriceTicked(tick), &mut by_serde, "event").unwrap();
+            let (by_hand, by_serde) = both_ways(&Event::PriceTicked(tick)).unwrap();
+            prop_assert_eq!(by_hand, by_serde);
+        }
+
+        #[test]
+        fn a_signal_encodes_as_serde_encodes_it(signal in any_signal()) {
+            let (by_hand, by_serde) = both_ways(&signal).unwrap();
+            prop_assert_eq!(by_hand, by_serde);
+        }
+
+        #[test]
+        fn a_verdict_encodes_as_serde_encodes_it(verdict in any_verdict_event()) {
+            let (by_hand, by_serde) = both_ways(&verdict).unwrap();
+            prop_assert_eq!(by_hand, by_serde);
+        }
+
+        #[test]
+        fn an_order_event_encodes_as_serde_encodes_it(event in any_order_event()) {
+            let (by_hand, by_serde) = both_ways(&event).unwrap();
             prop_assert_eq!(by_hand, by_serde);
         }
     }
@@ -189,7 +447,8 @@ mod tests {
             encode_into(&value, &mut by_serde, "u64").unwrap();
             assert_eq!(by_hand, by_serde, "{value}");
         }
-        for value in [0, -1, 1, i128::from(i64::MIN), i128::from(u64::MAX), -i128::from(u64::MAX), i128::MAX, i128::MIN] {
+        for value in [0, -1, 1, i128::from(i64::MIN), i128::from(u64::MAX), -i128::from(u64::MAX), i128::MAX, i128::MIN]
+        {
             let (mut by_hand, mut by_serde) = (Vec::new(), Vec::new());
             signed_wide(&mut by_hand, value);
             encode_into(&value, &mut by_serde, "i128").unwrap();
