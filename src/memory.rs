@@ -6,9 +6,9 @@
 //! heap through a burst of them lost up to half its throughput (the engine
 //! bench swung from 0.41 to 0.83 M ticks/s between identical runs). With 4 KiB
 //! pages the same growth costs the same bytes of zeroing, spread over many
-//! cheap faults: the runs stop swinging. This is the usual advice for
-//! latency-sensitive servers (Redis, MongoDB and Oracle all recommend turning
-//! transparent huge pages off).
+//! cheap faults: the runs stop swinging. Redis and Oracle Database give the
+//! same advice for their servers: latency spikes from huge-page faults and
+//! compaction outweigh the fewer TLB misses.
 
 /// Opts this process (and any child it starts) out of transparent huge pages
 /// for memory it touches from now on. Call it first thing in `main`. Only
