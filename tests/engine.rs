@@ -394,6 +394,25 @@ async fn the_live_risk_monitor_fires_every_period_until_dropped() {
     assert_eq!(timers, 3, "fired at 30, 60 and 90 s, and not after the monitor was dropped");
 }
 
+#[tokio::test(start_paused = true)]
+async fn start_runs_the_risk_monitor_at_the_documents_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = Arc::new(open(dir.path(), "").await);
+    let monitor = system.start();
+    tokio::time::sleep(std::time::Duration::from_secs(65)).await;
+    monitor.stop().await;
+    let system = Arc::try_unwrap(system).expect("the stopped monitor released the engine");
+    system.stop().await.unwrap();
+    let periods: Vec<u64> = recorded(dir.path())
+        .into_iter()
+        .filter_map(|envelope| match envelope.event {
+            Event::TimerFired(timer) => Some(timer.period_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(periods, [30_000, 30_000], "fired at 30 and 60 s, each recording its period");
+}
+
 fn comparable(envelope: &Envelope) -> (Seq, Option<Seq>, Seq, Event) {
     (envelope.seq, envelope.causation_seq, envelope.correlation_seq, envelope.event.clone())
 }

@@ -308,6 +308,14 @@ impl TradingSystem {
         self.sequencer.lock().await.ledger().clone()
     }
 
+    /// The source document's `start()`: the engine already takes calls once
+    /// open; this starts its 30-second risk monitoring loop on the current
+    /// tokio runtime. To shut down, `stop().await` the returned monitor,
+    /// then take the engine out of its `Arc` and `stop` it.
+    pub fn start(self: &Arc<Self>) -> RiskMonitor {
+        RiskMonitor::spawn(Arc::clone(self), RISK_MONITOR_PERIOD)
+    }
+
     /// Drains (no call is in progress once the lock is ours), saves a ledger
     /// snapshot and closes the journal durably.
     pub async fn stop(self) -> Result<(), EngineError> {
@@ -355,9 +363,19 @@ impl RiskMonitor {
         RiskMonitor { task }
     }
 
-    /// Stops the timer; a firing in progress finishes first or not at all,
+    /// Stops the timer and waits until its task has ended, so the engine
+    /// handle it held is released when this returns (dropping the monitor
+    /// stops it too, but releases that handle only once the runtime gets to
+    /// the aborted task). A firing in progress finishes first or not at all,
     /// never halfway (each firing is one engine call).
-    pub fn stop(self) {}
+    pub async fn stop(mut self) {
+        self.task.abort();
+        if let Err(error) = (&mut self.task).await {
+            if error.is_panic() {
+                tracing::error!(%error, "the risk monitor's task had panicked");
+            }
+        }
+    }
 }
 
 impl Drop for RiskMonitor {
