@@ -31,6 +31,21 @@ pub use risk::{assess, RiskAssessment, RiskLevel, RiskState};
 use serde::{Deserialize, Serialize};
 use tradeledger_events::{Envelope, Event, Hash, Seq, Timestamp};
 
+/// What a fold reads of an envelope: the seq, the event time and the event
+/// (not the ids or hashes, which only the journal checks).
+#[derive(Debug, Clone, Copy)]
+pub struct Sequenced<'a> {
+    pub seq: Seq,
+    pub time_event: Timestamp,
+    pub event: &'a Event,
+}
+
+impl<'a> From<&'a Envelope> for Sequenced<'a> {
+    fn from(envelope: &'a Envelope) -> Sequenced<'a> {
+        Sequenced { seq: envelope.seq, time_event: envelope.time_event, event: &envelope.event }
+    }
+}
+
 /// Every projection of one journal, folded together so each sees the
 /// others' state of the same seq.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +74,19 @@ impl Ledger {
     /// Folds one event. On `Err` the journal is defective at that seq and
     /// this value must be discarded: it may hold part of the event.
     pub fn apply(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
+        self.apply_sequenced(Sequenced::from(envelope))
+    }
+
+    /// `apply`, given only what the fold reads of an envelope: how the
+    /// engine folds an event it has staged but not yet appended, without
+    /// building an envelope (moving a ~290-byte struct in and out) for it.
+    pub fn apply_sequenced(&mut self, envelope: Sequenced<'_>) -> Result<(), FoldError> {
         let expected = Seq::new(self.seq.get().saturating_add(1));
         if envelope.seq != expected {
             return Err(FoldError::OutOfOrder { seq: envelope.seq, previous: self.seq });
         }
         self.portfolio.roll_day(envelope.time_event);
-        self.orders.apply(envelope)?;
+        self.orders.apply_sequenced(envelope)?;
         if let Event::OrderSubmitted(submitted) = &envelope.event {
             let ticks = self.market.tick_count(&submitted.symbol);
             if let Some(order) = self.orders.orders.get_mut(&submitted.order_id) {
@@ -84,7 +106,7 @@ impl Ledger {
         Ok(())
     }
 
-    fn apply_to_positions(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
+    fn apply_to_positions(&mut self, envelope: Sequenced<'_>) -> Result<(), FoldError> {
         let seq = envelope.seq;
         let facts = match &envelope.event {
             Event::OrderFilled(fill) => {

@@ -4,9 +4,10 @@
 //! the orders sent in the last minute. A fold like the others, so an audit
 //! re-run sees exactly what the live decision saw.
 
+use crate::Sequenced;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
-use tradeledger_events::{Envelope, Event, Price, Seq, Symbol, Timestamp};
+use tradeledger_events::{Event, Price, Seq, Symbol, Timestamp};
 
 /// The window the order-rate limit counts over.
 pub const ORDER_RATE_WINDOW_NANOS: i64 = 60 * 1_000_000_000;
@@ -35,7 +36,7 @@ pub struct MarketState {
 impl MarketState {
     /// `correlation_window` is the window of the limits in force, if the
     /// correlation limit is on.
-    pub fn apply(&mut self, envelope: &Envelope, correlation_window: Option<u32>) {
+    pub fn apply(&mut self, envelope: Sequenced<'_>, correlation_window: Option<u32>) {
         match &envelope.event {
             Event::PriceTicked(tick) => {
                 let seen = |count| TickSeen { price: tick.price, time: envelope.time_event, seq: envelope.seq, count };

@@ -5,6 +5,7 @@ use crate::error::FoldError;
 use crate::id_map::IdMap;
 use crate::math::Checked;
 use crate::retention::{EvictedSignal, Retention, SignalFingerprint};
+use crate::Sequenced;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use tradeledger_events::{
@@ -176,6 +177,11 @@ pub struct OrderBook {
 
 impl OrderBook {
     pub fn apply(&mut self, envelope: &Envelope) -> Result<(), FoldError> {
+        self.apply_sequenced(Sequenced::from(envelope))
+    }
+
+    /// `apply`, given what the fold reads of the envelope.
+    pub fn apply_sequenced(&mut self, envelope: Sequenced<'_>) -> Result<(), FoldError> {
         let seq = envelope.seq;
         match &envelope.event {
             Event::SignalReceived(signal) => self.receive_signal(envelope, signal),
@@ -206,7 +212,7 @@ impl OrderBook {
         }
     }
 
-    fn receive_signal(&mut self, envelope: &Envelope, signal: &SignalReceived) -> Result<(), FoldError> {
+    fn receive_signal(&mut self, envelope: Sequenced<'_>, signal: &SignalReceived) -> Result<(), FoldError> {
         if let Some(first) = self.signals.get(&signal.signal_id) {
             return Err(FoldError::DuplicateSignal {
                 seq: envelope.seq,
@@ -259,7 +265,7 @@ impl OrderBook {
         Ok(())
     }
 
-    fn submit(&mut self, envelope: &Envelope, submitted: &OrderSubmitted) -> Result<(), FoldError> {
+    fn submit(&mut self, envelope: Sequenced<'_>, submitted: &OrderSubmitted) -> Result<(), FoldError> {
         let seq = envelope.seq;
         if let Some(first) = self.orders.get(&submitted.order_id) {
             return Err(FoldError::DuplicateOrder {
@@ -416,7 +422,7 @@ impl OrderBook {
 
     /// Checks everything before changing anything, so a rejected fill leaves
     /// the book as it was.
-    fn fill(&mut self, envelope: &Envelope, fill: &OrderFilled) -> Result<(), FoldError> {
+    fn fill(&mut self, envelope: Sequenced<'_>, fill: &OrderFilled) -> Result<(), FoldError> {
         let seq = envelope.seq;
         if let Some(first) = self.fill_ids.get(&fill.fill_id) {
             return Err(FoldError::DuplicateFill { seq, fill_id: fill.fill_id.clone(), first: *first });

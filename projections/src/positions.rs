@@ -14,10 +14,11 @@
 
 use crate::error::FoldError;
 use crate::math::Checked;
+use crate::Sequenced;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
-use tradeledger_events::{Envelope, Money, PositionId, Price, Quantity, Seq, Side, Symbol, Timestamp};
+use tradeledger_events::{Money, PositionId, Price, Quantity, Seq, Side, Symbol, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,7 +115,7 @@ pub struct FillFacts<'a> {
 impl<'a> FillFacts<'a> {
     /// A fill recorded by `envelope`, without protective prices.
     pub fn of(
-        envelope: &Envelope,
+        envelope: Sequenced<'_>,
         symbol: &'a Symbol,
         side: Side,
         quantity: Quantity,

@@ -3,12 +3,13 @@
 
 use crate::portfolio::Portfolio;
 use crate::positions::PositionBook;
+use crate::Sequenced;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tradeledger_events::{
-    decimal_codec, BreakerCause, BreakerResetReason, CircuitBreakerTripped, Envelope, Event, ExitReason, PositionId,
-    RiskLimits, Seq, SignalId, Symbol, Timestamp, VenueConfigured,
+    decimal_codec, BreakerCause, BreakerResetReason, CircuitBreakerTripped, Event, ExitReason, PositionId, RiskLimits,
+    Seq, SignalId, Symbol, Timestamp, VenueConfigured,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +72,7 @@ pub struct RiskState {
 }
 
 impl RiskState {
-    pub fn apply(&mut self, envelope: &Envelope) {
+    pub fn apply(&mut self, envelope: Sequenced<'_>) {
         let record = |kind| RiskEventRecord {
             seq: envelope.seq,
             time: envelope.time_event,
@@ -132,7 +133,7 @@ impl RiskState {
     }
 
     /// Puts the breaker in the tripped state; returns what tripped it.
-    fn trip(&mut self, envelope: &Envelope, tripped: &CircuitBreakerTripped) -> String {
+    fn trip(&mut self, envelope: Sequenced<'_>, tripped: &CircuitBreakerTripped) -> String {
         let trip = BreakerTrip {
             cause: tripped.cause,
             measured: tripped.measured,

@@ -15,7 +15,7 @@ use tradeledger_events::{
     Timestamp, SCHEMA_VERSION,
 };
 use tradeledger_projections::retention::EvictedSignal;
-use tradeledger_projections::{FoldError, Ledger, Order, OrderBook, Position, PositionSide, SignalVerdict};
+use tradeledger_projections::{FoldError, Ledger, Order, OrderBook, Position, PositionSide, Sequenced, SignalVerdict};
 
 /// Most staged events whose room `pending` keeps between calls (~4 MB).
 const PENDING_CAPACITY_KEPT: usize = 16_384;
@@ -117,20 +117,15 @@ impl Sequencer {
         Err(EngineError::ForeignAppend { expected, found: appended.first })
     }
 
-    /// Folds `new` in as the next seq and queues it for the commit.
-    fn stage_one(&mut self, new: NewEvent) -> Result<Cause, EngineError> {
+    /// Folds `new` in as the next seq and queues it for the commit. The
+    /// fold reads it in place (`Sequenced`): no envelope is built for it.
+    fn stage_one(&mut self, mut new: NewEvent) -> Result<Cause, EngineError> {
         let seq = Seq::new(self.ledger.seq.get() + 1);
-        let envelope = self.staged_envelope(seq, new);
-        let correlation_seq = envelope.correlation_seq;
-        self.ledger.apply(&envelope)?;
-        let cause = Cause { seq, correlation_seq, time_event: envelope.time_event };
-        self.pending.push(NewEvent {
-            time_event: envelope.time_event,
-            correlation_seq: Some(correlation_seq),
-            causation_seq: envelope.causation_seq,
-            event: envelope.event,
-        });
-        Ok(cause)
+        let correlation_seq = *new.correlation_seq.get_or_insert(seq);
+        let time_event = new.time_event;
+        self.ledger.apply_sequenced(Sequenced { seq, time_event, event: &new.event })?;
+        self.pending.push(new);
+        Ok(Cause { seq, correlation_seq, time_event })
     }
 
     fn stage(&mut self, events: Vec<NewEvent>) -> Result<(), EngineError> {
