@@ -359,8 +359,9 @@ impl Sequencer {
         Ok(envelopes)
     }
 
-    /// A staged event as the envelope the fold sees. Hashes are the
-    /// journal's to compute; the fold does not read them.
+    /// A staged event as the envelope the journal will store, for `recorded`
+    /// (the fold reads staged events in place, see `stage_one`). Hashes are
+    /// the journal's to compute; no reader of these envelopes uses them.
     fn staged_envelope(&self, seq: Seq, new: NewEvent) -> Envelope {
         Envelope {
             seq,
